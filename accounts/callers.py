@@ -1,0 +1,56 @@
+"""Who is calling: the one object every view, selector and throttle reads (`request.auth`).
+
+Every authentication class resolves to a Caller. Tenant scoping reads `client_id`: None only
+for platform staff, who see every client.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+
+
+class CallerKind(StrEnum):
+    API_KEY = "api_key"
+    END_USER = "end_user"
+    PLATFORM_STAFF = "platform_staff"
+    CLIENT_STAFF = "client_staff"
+
+
+@dataclass(frozen=True)
+class Caller:
+    kind: CallerKind
+    client_id: int | None
+    user: User | None = None
+    api_key_id: int | None = None
+
+    @property
+    def is_platform_staff(self) -> bool:
+        return self.kind == CallerKind.PLATFORM_STAFF
+
+    @property
+    def is_end_user(self) -> bool:
+        return self.kind == CallerKind.END_USER
+
+    @property
+    def throttle_key(self) -> str:
+        if self.api_key_id is not None:
+            return f"key:{self.api_key_id}"
+        return f"user:{self.user.pk if self.user else 'anonymous'}"
+
+    @classmethod
+    def for_person(cls, user: User) -> "Caller":
+        if user.kind == User.Kind.PLATFORM_STAFF:
+            return cls(kind=CallerKind.PLATFORM_STAFF, client_id=None, user=user)
+        if user.kind == User.Kind.CLIENT_STAFF:
+            return cls(kind=CallerKind.CLIENT_STAFF, client_id=user.client_id, user=user)
+        return cls(kind=CallerKind.END_USER, client_id=user.client_id, user=user)
+
+
+def scope_to_caller(queryset: QuerySet, caller: Caller, *, client_field: str = "client") -> QuerySet:
+    """The one tenant filter: a caller sees only its client's rows (platform staff see all)."""
+    if caller.is_platform_staff:
+        return queryset
+    return queryset.filter(**{f"{client_field}_id": caller.client_id})

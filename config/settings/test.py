@@ -1,0 +1,15 @@
+"""Test settings: same database choice as the environment (SQLite unless DATABASE_URL is set)."""
+
+from .base import *  # noqa: F403
+from .base import REST_FRAMEWORK, SIMPLE_JWT
+
+DEBUG = False
+SECRET_KEY = "test-secret-key"  # noqa: S105 - test-only
+SIMPLE_JWT["SIGNING_KEY"] = SECRET_KEY
+API_KEY_PEPPER = "test-pepper"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"caller": "100000/min"}}

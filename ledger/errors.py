@@ -1,0 +1,75 @@
+"""Ledger rule violations, each with a stable code the API exposes."""
+
+from core.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError, RuleViolationError
+
+
+class InvalidAmountError(InvalidInputError):
+    code = "invalid_amount"
+    title = "Invalid amount"
+
+
+class UnknownCurrencyError(InvalidInputError):
+    code = "unknown_currency"
+    title = "Unknown currency"
+
+
+class AccountNotFoundError(NotFoundError):
+    code = "account_not_found"
+    title = "Account not found"
+
+
+class InsufficientFundsError(RuleViolationError):
+    code = "insufficient_funds"
+    title = "Insufficient funds"
+
+
+class CurrencyMismatchError(RuleViolationError):
+    code = "currency_mismatch"
+    title = "Currencies do not match"
+
+
+class SameAccountError(RuleViolationError):
+    code = "same_account"
+    title = "Source and destination are the same account"
+
+
+class InactiveAccountError(RuleViolationError):
+    code = "inactive_account"
+    title = "Account or its owner is inactive"
+
+
+class UserFrozenError(RuleViolationError):
+    code = "user_frozen"
+    title = "User is frozen"
+
+
+class CurrencyNotAuthorizedError(PermissionDeniedError):
+    code = "currency_not_authorized"
+    title = "Currency not authorized for this user"
+
+
+class NotReversibleError(RuleViolationError):
+    code = "not_reversible"
+    title = "This entry cannot be reversed"
+
+
+class AlreadyReversedError(ConflictError):
+    code = "already_reversed"
+    title = "Already reversed"
+
+
+class AlreadyExistsError(ConflictError):
+    code = "already_exists"
+    title = "Already exists"
+
+
+class HoldNotActiveError(ConflictError):
+    code = "hold_not_active"
+    title = "Hold is no longer active"
+
+
+class UnbalancedEntryError(RuleViolationError):
+    """A programming error: a service built legs that do not sum to zero per currency."""
+
+    code = "unbalanced_entry"
+    title = "Journal entry does not balance"

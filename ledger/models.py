@@ -1,0 +1,217 @@
+"""Currencies, accounts, journal entries, postings, holds and currency authorizations.
+
+Amounts are integers in the currency's minor units (BigIntegerField): SQLite would store a
+DecimalField as a float. `ledger.money` converts between them and decimal strings.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Currency(models.Model):
+    """A currency the ledger holds. `scale` is how many decimal places the ledger keeps.
+
+    The scale is a ledger choice, not always the chain's native precision: it must fit
+    2**63-1 minor units for any realistic balance. ETH is kept at 9 places (gwei) rather than 18
+    (wei) because 18 places would cap a 64-bit balance at about 9.2 ETH.
+    """
+
+    class Kind(models.TextChoices):
+        CRYPTO = "crypto", "Crypto"
+        FIAT = "fiat", "Fiat"
+
+    code = models.CharField(max_length=10, primary_key=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    scale = models.PositiveSmallIntegerField()
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "currencies"
+        constraints = [
+            models.CheckConstraint(condition=Q(scale__lte=18), name="ledger_currency_scale_range"),
+            models.CheckConstraint(condition=Q(code__regex=r"^[A-Z0-9]{2,10}$"), name="ledger_currency_code_format"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Account(models.Model):
+    """One balance in one currency: a user's, or one of a client's system accounts.
+
+    `held` is the part of the balance reserved by active holds (open orders, pending reviews);
+    `available = balance - held`. Both change only through ledger services.
+    """
+
+    class Kind(models.TextChoices):
+        USER = "user", "User"
+        FUNDING = "funding", "Client funding (external)"
+        FEE_REVENUE = "fee_revenue", "Fee revenue"
+        INVENTORY = "inventory", "Inventory"
+
+    client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="accounts")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
+    )
+    currency = models.ForeignKey(Currency, on_delete=models.PROTECT, related_name="accounts")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.USER)
+    balance = models.BigIntegerField(default=0)
+    held = models.BigIntegerField(default=0)
+    allows_negative = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "currency"],
+                condition=Q(user__isnull=False),
+                name="ledger_account_one_per_user_currency",
+            ),
+            models.UniqueConstraint(
+                fields=["client", "currency", "kind"],
+                condition=Q(user__isnull=True),
+                name="ledger_account_one_system_account_per_kind",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="user") & Q(user__isnull=False)) | (~Q(kind="user") & Q(user__isnull=True)),
+                name="ledger_account_user_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="user", allows_negative=False) | ~Q(kind="user"),
+                name="ledger_account_user_never_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(balance__gte=0) | Q(allows_negative=True), name="ledger_account_balance_non_negative"
+            ),
+            models.CheckConstraint(condition=Q(held__gte=0), name="ledger_account_held_non_negative"),
+            models.CheckConstraint(
+                condition=Q(held__lte=F("balance")) | Q(allows_negative=True), name="ledger_account_held_within_balance"
+            ),
+        ]
+        indexes = [models.Index(fields=["client", "currency", "balance"])]
+
+    def __str__(self) -> str:
+        owner = f"user {self.user_id}" if self.user_id else f"{self.kind} of client {self.client_id}"
+        return f"{self.currency_id} account {self.pk} ({owner})"
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+class JournalEntry(models.Model):
+    """One balanced movement of money. Immutable once written; undone only by a reversing entry."""
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit", "Deposit"
+        WITHDRAWAL = "withdrawal", "Withdrawal"
+        TRANSFER = "transfer", "Transfer"
+        REVERSAL = "reversal", "Reversal"
+        TRADE = "trade", "Trade"
+        CONVERSION = "conversion", "Conversion"
+        FEE = "fee", "Fee"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="journal_entries")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    reference = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # One-to-one: the database itself allows an entry to be reversed at most once.
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "journal entries"
+        indexes = [models.Index(fields=["client", "kind", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+
+class Posting(models.Model):
+    """One leg of a journal entry: a signed amount (minor units) on one account.
+
+    The postings of an entry sum to zero per currency; on PostgreSQL a deferred constraint
+    trigger enforces it at commit (migration 0003).
+    """
+
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    amount = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="ledger_posting_amount_non_zero")]
+        indexes = [models.Index(fields=["account", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.amount:+d} on account {self.account_id}"
+
+
+class Hold(models.Model):
+    """Funds reserved on an account (for an open order or a withdrawal under review).
+
+    A hold is released (funds available again) or captured (consumed by a journal entry) exactly
+    once: the status moves from active with a guarded update.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RELEASED = "released", "Released"
+        CAPTURED = "captured", "Captured"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
+    amount = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_hold_amount_positive")]
+        indexes = [models.Index(fields=["account", "status"])]
+
+    def __str__(self) -> str:
+        return f"hold {self.pk}: {self.amount} on account {self.account_id} ({self.status})"
+
+
+class CurrencyAuthorization(models.Model):
+    """A user may transact a currency only while authorized for it (the settlement currency always)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="currency_authorizations")
+    currency = models.ForeignKey(Currency, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["currency_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "currency"], name="ledger_currencyauthorization_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} may transact {self.currency_id}"
+
+
+class LedgerVerification(models.Model):
+    """The outcome of each `verify_ledger` run (exported as a metric, shown on the dashboard)."""
+
+    ran_at = models.DateTimeField(auto_now_add=True)
+    is_ok = models.BooleanField()
+    accounts_checked = models.PositiveIntegerField()
+    entries_checked = models.PositiveIntegerField()
+    violations = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-ran_at"]
+
+    def __str__(self) -> str:
+        return f"verification {self.ran_at:%Y-%m-%d %H:%M} {'ok' if self.is_ok else 'FAILED'}"

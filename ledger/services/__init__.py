@@ -1,0 +1,35 @@
+"""Every write to the ledger goes through these services."""
+
+from ledger.services.accounts import (
+    account_create,
+    currency_authorization_grant,
+    currency_authorization_revoke,
+    currency_get,
+    system_account_get,
+)
+from ledger.services.holds import hold_create, hold_release
+from ledger.services.movements import (
+    account_check_can_move,
+    deposit_create,
+    transfer_create,
+    transfer_reverse,
+    withdrawal_create,
+)
+from ledger.services.posting import Leg, entry_post
+
+__all__ = [
+    "Leg",
+    "account_check_can_move",
+    "account_create",
+    "currency_authorization_grant",
+    "currency_authorization_revoke",
+    "currency_get",
+    "deposit_create",
+    "entry_post",
+    "hold_create",
+    "hold_release",
+    "system_account_get",
+    "transfer_create",
+    "transfer_reverse",
+    "withdrawal_create",
+]

@@ -1,0 +1,61 @@
+"""Creating accounts, system accounts, and currency authorizations."""
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from accounts.models import Client, User
+from ledger.errors import AlreadyExistsError, InactiveAccountError, UnknownCurrencyError
+from ledger.models import Account, Currency, CurrencyAuthorization
+
+# System accounts that may go negative: funding mirrors money outside the platform (a deposit
+# makes it negative by exactly what the client owes its users); inventory is the broker's
+# position, sourced elsewhere. Fee revenue only ever receives.
+_NEGATIVE_ALLOWED = {Account.Kind.FUNDING, Account.Kind.INVENTORY}
+
+
+def currency_get(*, code: str) -> Currency:
+    """An active currency by code (case-insensitive), or UnknownCurrencyError."""
+    try:
+        return Currency.objects.get(code=str(code).upper(), is_active=True)
+    except Currency.DoesNotExist:
+        raise UnknownCurrencyError(f"Unknown or inactive currency {code!r}.") from None
+
+
+def account_create(*, user: User, currency: Currency) -> Account:
+    """Open the user's account in `currency`. One per user per currency (AlreadyExistsError)."""
+    if not user.is_active or user.client_id is None or not user.is_end_user:
+        raise InactiveAccountError("Accounts can only be opened for active end users.")
+    try:
+        with transaction.atomic():
+            return Account.objects.create(client_id=user.client_id, user=user, currency=currency)
+    except IntegrityError:
+        raise AlreadyExistsError(f"User {user.pk} already has a {currency.code} account.") from None
+
+
+def system_account_get(*, client: Client | int, currency: Currency | str, kind: str) -> Account:
+    """The client's system account of `kind` in `currency`, created on first use (race-safe)."""
+    client_id = client if isinstance(client, int) else client.pk
+    currency_code = currency if isinstance(currency, str) else currency.code
+    lookup = {"client_id": client_id, "currency_id": currency_code, "kind": kind, "user": None}
+    account = Account.objects.filter(**lookup).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return Account.objects.create(**lookup, allows_negative=kind in _NEGATIVE_ALLOWED)
+    except IntegrityError:
+        # Another process created it between our read and insert: the unique constraint decided.
+        return Account.objects.get(**lookup)
+
+
+def currency_authorization_grant(*, user: User, currency: Currency) -> CurrencyAuthorization:
+    """Authorize `user` to transact `currency` (idempotent)."""
+    authorization, _ = CurrencyAuthorization.objects.get_or_create(user=user, currency=currency)
+    return authorization
+
+
+def currency_authorization_revoke(*, user: User, currency: Currency) -> None:
+    """Withdraw the authorization (the settlement currency cannot be revoked)."""
+    CurrencyAuthorization.objects.filter(user=user, currency=currency).exclude(
+        currency_id=settings.SETTLEMENT_CURRENCY
+    ).delete()

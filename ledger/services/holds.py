@@ -1,0 +1,43 @@
+"""Holds: reserve part of an account's available balance, then release or capture it once.
+
+Capture happens inside `entry_post` (the journal entry that spends the held funds); this module
+creates and releases.
+"""
+
+from django.db import transaction
+from django.db.models import F
+
+from ledger.errors import InactiveAccountError, InsufficientFundsError, InvalidAmountError
+from ledger.models import Account, Hold
+from ledger.money import MAX_MINOR_UNITS
+from ledger.services.posting import _hold_close
+
+
+def hold_create(*, account: Account, amount: int, reason: str = "") -> Hold:
+    """Reserve `amount` of the account's available balance.
+
+    One guarded UPDATE (`held = held + x WHERE balance - held >= x`): concurrent holds can never
+    reserve the same money twice. Raises InvalidAmountError, InsufficientFundsError,
+    InactiveAccountError.
+    """
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_MINOR_UNITS:
+        raise InvalidAmountError("Hold amount must be a positive integer number of minor units.")
+    with transaction.atomic():
+        rows = Account.objects.filter(pk=account.pk, is_active=True)
+        if not account.allows_negative:
+            rows = rows.filter(balance__gte=F("held") + amount)
+        if rows.update(held=F("held") + amount) != 1:
+            if not Account.objects.filter(pk=account.pk, is_active=True).exists():
+                raise InactiveAccountError(f"Account {account.pk} is inactive.")
+            raise InsufficientFundsError(f"Account {account.pk} does not have {amount} available to hold.")
+        return Hold.objects.create(account=account, amount=amount, reason=reason)
+
+
+def hold_release(*, hold: Hold) -> None:
+    """Make held funds available again. Exactly once: HoldNotActiveError on a closed hold."""
+    with transaction.atomic():
+        # Lock the account row first: the same order as entry_post (accounts, then holds). Closing
+        # the hold before touching `held` means a second release fails cleanly, not on a constraint.
+        list(Account.objects.select_for_update().filter(pk=hold.account_id).values_list("pk"))
+        _hold_close(hold=hold, status=Hold.Status.RELEASED)
+        Account.objects.filter(pk=hold.account_id).update(held=F("held") - hold.amount)

@@ -1,0 +1,148 @@
+"""Deposits, withdrawals, transfers and their reversals.
+
+Each validates its input before any write, then calls `entry_post` once, inside one
+transaction. A rejection raises a domain error and writes nothing.
+"""
+
+from django.db import transaction
+
+from ledger.errors import (
+    AlreadyReversedError,
+    CurrencyMismatchError,
+    CurrencyNotAuthorizedError,
+    InactiveAccountError,
+    InvalidAmountError,
+    NotReversibleError,
+    SameAccountError,
+    UserFrozenError,
+)
+from ledger.models import Account, JournalEntry
+from ledger.money import MAX_MINOR_UNITS
+from ledger.selectors import user_is_authorized
+from ledger.services.accounts import system_account_get
+from ledger.services.posting import Leg, entry_post
+
+
+def deposit_create(
+    *, account: Account, amount: int, reference: str = "", metadata: dict | None = None
+) -> JournalEntry:
+    """Credit a user account from its client's funding account (money arriving from outside).
+
+    Locks: the user account and the funding account, in primary-key order.
+    Raises InvalidAmountError, InactiveAccountError, UserFrozenError, CurrencyNotAuthorizedError.
+    """
+    _check_amount(amount)
+    account_check_can_move(account=account)
+    funding = system_account_get(client=account.client_id, currency=account.currency_id, kind=Account.Kind.FUNDING)
+    return entry_post(
+        client_id=account.client_id,
+        kind=JournalEntry.Kind.DEPOSIT,
+        legs=[Leg(funding, -amount), Leg(account, amount)],
+        reference=reference,
+        metadata=metadata,
+    )
+
+
+def withdrawal_create(
+    *, account: Account, amount: int, reference: str = "", metadata: dict | None = None
+) -> JournalEntry:
+    """Debit a user account to its client's funding account (money leaving the platform).
+
+    Locks: the user account and the funding account, in primary-key order.
+    Raises InvalidAmountError, InsufficientFundsError, InactiveAccountError, UserFrozenError,
+    CurrencyNotAuthorizedError.
+    """
+    _check_amount(amount)
+    account_check_can_move(account=account)
+    funding = system_account_get(client=account.client_id, currency=account.currency_id, kind=Account.Kind.FUNDING)
+    return entry_post(
+        client_id=account.client_id,
+        kind=JournalEntry.Kind.WITHDRAWAL,
+        legs=[Leg(account, -amount), Leg(funding, amount)],
+        reference=reference,
+        metadata=metadata,
+    )
+
+
+def transfer_create(
+    *,
+    from_account: Account,
+    to_account: Account,
+    amount: int,
+    reference: str = "",
+    metadata: dict | None = None,
+) -> JournalEntry:
+    """Move `amount` between two user accounts of the same client and currency.
+
+    Locks: both accounts, in primary-key order (so opposite transfers cannot deadlock).
+    Raises InvalidAmountError, SameAccountError, CurrencyMismatchError, InsufficientFundsError,
+    InactiveAccountError, UserFrozenError, CurrencyNotAuthorizedError.
+    """
+    _check_amount(amount)
+    if from_account.pk == to_account.pk:
+        raise SameAccountError("Cannot transfer to the same account.")
+    if from_account.currency_id != to_account.currency_id:
+        raise CurrencyMismatchError(
+            f"Cannot transfer {from_account.currency_id} to a {to_account.currency_id} account."
+        )
+    if from_account.client_id != to_account.client_id:
+        # Callers resolve both accounts within one tenant; this is the ledger's own backstop.
+        raise InactiveAccountError("Accounts belong to different clients.")
+    account_check_can_move(account=from_account)
+    account_check_can_move(account=to_account)
+    return entry_post(
+        client_id=from_account.client_id,
+        kind=JournalEntry.Kind.TRANSFER,
+        legs=[Leg(from_account, -amount), Leg(to_account, amount)],
+        reference=reference,
+        metadata=metadata,
+    )
+
+
+def transfer_reverse(*, entry: JournalEntry, reference: str = "", metadata: dict | None = None) -> JournalEntry:
+    """Undo a transfer with a new entry of opposite postings. An entry is reversed at most once.
+
+    The recipient must still hold the funds (the guarded debit refuses otherwise).
+    Locks: the original entry row first (serialises concurrent reversals of one entry), then
+    the accounts in primary-key order. The one-to-one `reverses` column is the backstop.
+    Raises NotReversibleError, AlreadyReversedError, InsufficientFundsError, InactiveAccountError,
+    UserFrozenError.
+    """
+    with transaction.atomic():
+        original = JournalEntry.objects.select_for_update().get(pk=entry.pk)
+        if original.kind != JournalEntry.Kind.TRANSFER:
+            raise NotReversibleError("Only transfers can be reversed.")
+        if JournalEntry.objects.filter(reverses=original).exists():
+            raise AlreadyReversedError(f"Transfer {original.pk} has already been reversed.")
+        postings = list(original.postings.select_related("account", "account__user"))
+        for posting in postings:
+            account_check_can_move(account=posting.account, check_authorization=False)
+        return entry_post(
+            client_id=original.client_id,
+            kind=JournalEntry.Kind.REVERSAL,
+            legs=[Leg(posting.account, -posting.amount) for posting in postings],
+            reference=reference,
+            metadata=metadata,
+            reverses=original,
+        )
+
+
+def account_check_can_move(*, account: Account, check_authorization: bool = True) -> None:
+    """Refuse movement on an inactive account, or a user's that is inactive, frozen or unauthorized."""
+    if not account.is_active:
+        raise InactiveAccountError(f"Account {account.pk} is inactive.")
+    user = account.user
+    if user is None:
+        return
+    if not user.is_active:
+        raise InactiveAccountError(f"User {user.pk} is inactive.")
+    if user.is_frozen:
+        raise UserFrozenError(f"User {user.pk} is frozen.")
+    if check_authorization and not user_is_authorized(user_id=user.pk, currency_code=account.currency_id):
+        raise CurrencyNotAuthorizedError(f"User {user.pk} is not authorized for {account.currency_id}.")
+
+
+def _check_amount(amount: int) -> None:
+    # Amounts arrive parsed by ledger.money; this guards direct callers of the services.
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_MINOR_UNITS:
+        raise InvalidAmountError("Amount must be a positive integer number of minor units.")

@@ -1,0 +1,122 @@
+"""The one function every money movement goes through: post a balanced journal entry.
+
+Invariants kept (and why they hold under concurrency):
+- Postings of an entry sum to zero per currency: checked here before any write, and on
+  PostgreSQL again at commit by a deferred constraint trigger.
+- An account without `allows_negative` never has `balance - held < 0`: each debit is a single
+  `UPDATE ... SET balance = balance - x WHERE id = %s AND balance - held >= x`; the row count
+  tells whether it applied. There is no read-check-write in Python, so two concurrent debits
+  cannot both pass on a stale read. Check constraints are the backstop.
+- Balances equal the sum of their postings: both are written in the same transaction.
+- Accounts are updated in primary-key order, so two entries touching the same accounts take
+  their row locks in the same order and cannot deadlock each other.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from ledger.errors import HoldNotActiveError, InactiveAccountError, InsufficientFundsError, UnbalancedEntryError
+from ledger.models import Account, Hold, JournalEntry, Posting
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One signed amount on one account: negative debits (takes from), positive credits."""
+
+    account: Account
+    amount: int
+
+
+def entry_post(
+    *,
+    client_id: int,
+    kind: str,
+    legs: Sequence[Leg],
+    reference: str = "",
+    metadata: dict | None = None,
+    reverses: JournalEntry | None = None,
+    captured_holds: Sequence[Hold] = (),
+) -> JournalEntry:
+    """Apply `legs` to balances and write the journal entry with its postings, atomically.
+
+    `captured_holds` are consumed by this entry: their amount stops being held on their account
+    in the same row update that debits it, and each hold moves active → captured exactly once.
+
+    Raises UnbalancedEntryError (a bug in the caller), InsufficientFundsError (a debit would take
+    an account's available balance below zero), InactiveAccountError, HoldNotActiveError.
+    """
+    _check_balanced(legs)
+    amount_by_account: dict[int, int] = defaultdict(int)
+    accounts: dict[int, Account] = {}
+    for leg in legs:
+        amount_by_account[leg.account.pk] += leg.amount
+        accounts[leg.account.pk] = leg.account
+    released_by_account: dict[int, int] = defaultdict(int)
+    for hold in captured_holds:
+        released_by_account[hold.account_id] += hold.amount
+
+    with transaction.atomic():
+        for account_id in sorted(set(amount_by_account) | set(released_by_account)):
+            _apply(
+                account=accounts.get(account_id),
+                account_id=account_id,
+                amount=amount_by_account.get(account_id, 0),
+                released=released_by_account.get(account_id, 0),
+            )
+        for hold in captured_holds:
+            _hold_close(hold=hold, status=Hold.Status.CAPTURED)
+        entry = JournalEntry.objects.create(
+            client_id=client_id, kind=kind, reference=reference, metadata=metadata or {}, reverses=reverses
+        )
+        Posting.objects.bulk_create(
+            [Posting(entry=entry, account_id=leg.account.pk, amount=leg.amount) for leg in legs]
+        )
+        for observer in _observers():
+            observer(entry=entry, legs=legs)
+    return entry
+
+
+def _check_balanced(legs: Sequence[Leg]) -> None:
+    if not legs:
+        raise UnbalancedEntryError("A journal entry needs postings.")
+    totals: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        if leg.amount == 0:
+            raise UnbalancedEntryError("A posting cannot be zero.")
+        totals[leg.account.currency_id] += leg.amount
+    if any(total != 0 for total in totals.values()):
+        raise UnbalancedEntryError(f"Postings do not sum to zero per currency: {dict(totals)}")
+
+
+def _apply(*, account: Account | None, account_id: int, amount: int, released: int) -> None:
+    """One guarded UPDATE per account; the WHERE clause is the overdraft and activity check."""
+    rows = Account.objects.filter(pk=account_id, is_active=True)
+    if amount < 0 and not (account is not None and account.allows_negative):
+        # Available after this entry's captured holds are released must cover the debit.
+        rows = rows.filter(balance__gte=F("held") - released - amount)
+    updated = rows.update(balance=F("balance") + amount, held=F("held") - released)
+    if updated == 1:
+        return
+    if not Account.objects.filter(pk=account_id, is_active=True).exists():
+        raise InactiveAccountError(f"Account {account_id} is inactive.")
+    raise InsufficientFundsError(f"Account {account_id} does not have enough available funds.")
+
+
+def _hold_close(*, hold: Hold, status: str) -> None:
+    closed = Hold.objects.filter(pk=hold.pk, status=Hold.Status.ACTIVE).update(
+        status=status, closed_at=timezone.now()
+    )
+    if closed != 1:
+        raise HoldNotActiveError(f"Hold {hold.pk} is no longer active.")
+    hold.status = status
+
+
+def _observers() -> list[Callable[..., None]]:
+    return [import_string(path) for path in settings.LEDGER_ENTRY_OBSERVERS]

@@ -34,9 +34,11 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "core",
+    "audit",
     "accounts",
     "ledger",
     "broker",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -118,7 +120,7 @@ REST_FRAMEWORK = {
         "accounts.authentication.StaffJWTAuthentication",
         "accounts.authentication.StaffSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.CallerPermission"],
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.ExactJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -127,7 +129,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exceptions.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.CallerRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"caller": env.str("API_THROTTLE_RATE", default="6000/min")},
@@ -165,13 +167,17 @@ TASKS = {
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="") or SECRET_KEY
 END_USER_TOKEN_MINUTES = env.int("END_USER_TOKEN_MINUTES", default=15)
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
+# How long a retry waits for the first request with its Idempotency-Key before 409 in progress.
+IDEMPOTENCY_WAIT_MS = env.int("IDEMPOTENCY_WAIT_MS", default=1000)
 DEFAULT_FEE_BPS = env.int("DEFAULT_FEE_BPS", default=50)
 QUOTE_TTL_SECONDS = env.int("QUOTE_TTL_SECONDS", default=30)
 MARKET_ORDER_SLIPPAGE_BPS = env.int("MARKET_ORDER_SLIPPAGE_BPS", default=200)
 METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=False)
 # Callables run inside the posting transaction of every journal entry (dotted paths). The ledger
 # stays ignorant of who listens; compliance review plugs in here.
-LEDGER_ENTRY_OBSERVERS = env.list("LEDGER_ENTRY_OBSERVERS", default=[])
+LEDGER_ENTRY_OBSERVERS = env.list(
+    "LEDGER_ENTRY_OBSERVERS", default=["operations.compliance.compliance_observe_entry"]
+)
 
 
 # The currency trades settle in; every user is authorized for it.

@@ -7,6 +7,7 @@ from ledger.services.accounts import (
     currency_get,
     system_account_get,
 )
+from ledger.services.adjustments import adjustment_create
 from ledger.services.holds import hold_create, hold_release
 from ledger.services.movements import (
     account_check_can_move,
@@ -21,6 +22,7 @@ __all__ = [
     "Leg",
     "account_check_can_move",
     "account_create",
+    "adjustment_create",
     "currency_authorization_grant",
     "currency_authorization_revoke",
     "currency_get",

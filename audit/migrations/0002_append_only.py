@@ -1,0 +1,57 @@
+"""Audit events are append-only in the database, whatever code writes to it.
+
+PostgreSQL: a trigger refuses UPDATE and DELETE (TRUNCATE, used only by test teardown, is not a
+row operation). SQLite: the same with BEFORE UPDATE / BEFORE DELETE triggers.
+"""
+
+from django.db import migrations
+
+POSTGRES_FORWARD = """
+CREATE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% rows are append-only', TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
+END;
+$$;
+CREATE TRIGGER audit_auditevent_append_only BEFORE UPDATE OR DELETE ON audit_auditevent
+    FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+"""
+
+POSTGRES_REVERSE = """
+DROP TRIGGER IF EXISTS audit_auditevent_append_only ON audit_auditevent;
+DROP FUNCTION IF EXISTS audit_refuse_change();
+"""
+
+SQLITE_FORWARD = [
+    """CREATE TRIGGER audit_auditevent_no_update BEFORE UPDATE ON audit_auditevent
+       BEGIN SELECT RAISE(ABORT, 'audit_auditevent rows are append-only'); END;""",
+    """CREATE TRIGGER audit_auditevent_no_delete BEFORE DELETE ON audit_auditevent
+       BEGIN SELECT RAISE(ABORT, 'audit_auditevent rows are append-only'); END;""",
+]
+
+SQLITE_REVERSE = [
+    "DROP TRIGGER IF EXISTS audit_auditevent_no_update;",
+    "DROP TRIGGER IF EXISTS audit_auditevent_no_delete;",
+]
+
+
+def forward(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        schema_editor.execute(POSTGRES_FORWARD, params=None)
+    elif vendor == "sqlite":
+        for statement in SQLITE_FORWARD:
+            schema_editor.execute(statement)
+
+
+def reverse(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        schema_editor.execute(POSTGRES_REVERSE, params=None)
+    elif vendor == "sqlite":
+        for statement in SQLITE_REVERSE:
+            schema_editor.execute(statement)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("audit", "0001_initial")]
+    operations = [migrations.RunPython(forward, reverse)]

@@ -1,0 +1,99 @@
+"""Compliance rules, the review queue, and the back-office permissions."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class BackOffice(models.Model):
+    """No table: the anchor for back-office permissions that belong to no single model."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("post_adjustment", "Can post ledger adjustments"),
+            ("reverse_transfer", "Can reverse transfers"),
+            ("freeze_user", "Can freeze and unfreeze users"),
+            ("view_dashboard", "Can view the operations dashboard"),
+        ]
+
+
+class ComplianceRule(models.Model):
+    """A rule evaluated on every journal entry that touches a user's account.
+
+    Amounts are valued in the settlement currency at the broker's current rate and compared with
+    `threshold_usd` (minor units). Only when no rate is known for a currency is `threshold_minor`
+    used instead (in the rule currency's own minor units, so the rule must name its currency).
+    """
+
+    class Kind(models.TextChoices):
+        LARGE_MOVEMENT = "large_movement", "Single movement above a threshold"
+        VELOCITY = "velocity", "Too many movements per user in a window"
+        WITHDRAWAL_AFTER_DEPOSIT = "withdrawal_after_deposit", "Withdrawal soon after a large deposit"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    currency = models.ForeignKey(
+        "ledger.Currency", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="Limit the rule to one currency (empty: every currency).",
+    )
+    threshold_usd = models.BigIntegerField(
+        null=True, blank=True, help_text="Threshold value in settlement-currency minor units (cents)."
+    )
+    threshold_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="Threshold in the rule currency's minor units, used when no rate is known."
+    )
+    max_movements = models.PositiveIntegerField(null=True, blank=True, help_text="Velocity: movements allowed.")
+    window_minutes = models.PositiveIntegerField(default=60)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind="velocity") | Q(max_movements__isnull=False),
+                name="operations_compliancerule_velocity_has_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="velocity") | Q(threshold_usd__isnull=False) | Q(threshold_minor__isnull=False),
+                name="operations_compliancerule_has_threshold",
+            ),
+            models.CheckConstraint(
+                condition=Q(threshold_minor__isnull=True) | Q(currency__isnull=False),
+                name="operations_compliancerule_minor_threshold_has_currency",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReviewItem(models.Model):
+    """A rule hit waiting for (or worked by) Compliance."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLEARED = "cleared", "Cleared"
+        ESCALATED = "escalated", "Escalated"
+
+    client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="review_items")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_items")
+    entry = models.ForeignKey("ledger.JournalEntry", on_delete=models.PROTECT, related_name="review_items")
+    rule = models.ForeignKey(ComplianceRule, on_delete=models.PROTECT, related_name="review_items")
+    detail = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    note = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "-created_at"]), models.Index(fields=["user", "rule", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"review {self.pk}: {self.rule} ({self.status})"

@@ -1,10 +1,11 @@
 """Who is calling: the one object every view, selector and throttle reads (`request.auth`).
 
 Every authentication class resolves to a Caller. Tenant scoping reads `client_id`: None only
-for platform staff, who see every client.
+for platform staff, who see every client — unless they narrowed their view to one client
+(`?client=<id>`, applied by `Caller.narrowed_to`), which goes through the same `scope_to_caller`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from django.db.models import QuerySet
@@ -35,6 +36,20 @@ class Caller:
         return self.kind == CallerKind.END_USER
 
     @property
+    def idempotency_scope(self) -> str:
+        """Whose Idempotency-Keys share one namespace: a client (its keys and its staff), an end
+        user, or a staff member. An end user can never replay a response its client got."""
+        if self.kind in (CallerKind.API_KEY, CallerKind.CLIENT_STAFF):
+            return f"client:{self.client_id}"
+        return f"{self.kind}:{self.user.pk if self.user else 'anonymous'}"
+
+    def narrowed_to(self, client_id: int) -> "Caller":
+        """Platform staff looking at one client; everyone else already sees one client only."""
+        if not self.is_platform_staff:
+            return self
+        return replace(self, client_id=client_id)
+
+    @property
     def throttle_key(self) -> str:
         if self.api_key_id is not None:
             return f"key:{self.api_key_id}"
@@ -50,7 +65,8 @@ class Caller:
 
 
 def scope_to_caller(queryset: QuerySet, caller: Caller, *, client_field: str = "client") -> QuerySet:
-    """The one tenant filter: a caller sees only its client's rows (platform staff see all)."""
-    if caller.is_platform_staff:
+    """The one tenant filter: a caller sees only its client's rows (platform staff see all, or
+    the one client they narrowed to)."""
+    if caller.is_platform_staff and caller.client_id is None:
         return queryset
     return queryset.filter(**{f"{client_field}_id": caller.client_id})

@@ -46,11 +46,15 @@ def problem_response(
     return response
 
 
+def domain_error_response(exc: DomainError) -> Response:
+    return problem_response(
+        status_code=exc.status, code=exc.code, title=exc.title, detail=exc.detail, errors=exc.errors
+    )
+
+
 def problem_exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return problem_response(
-            status_code=exc.status, code=exc.code, title=exc.title, detail=exc.detail, errors=exc.errors
-        )
+        return domain_error_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

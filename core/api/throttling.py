@@ -1,3 +1,4 @@
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 
@@ -9,8 +10,12 @@ class CallerRateThrottle(SimpleRateThrottle):
 
     scope = "caller"
 
+    def get_rate(self):
+        # Read at request time, not import time (DRF's default), so the rate follows the settings.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
     def get_cache_key(self, request, view):
-        caller = getattr(request, "caller", None)
+        caller = request.auth  # an accounts.callers.Caller, or None for anonymous requests
         if caller is None:
             return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
         return self.cache_format % {"scope": self.scope, "ident": caller.throttle_key}

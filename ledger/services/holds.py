@@ -6,6 +6,7 @@ creates and releases.
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.lookups import GreaterThanOrEqual
 
 from ledger.errors import InactiveAccountError, InsufficientFundsError, InvalidAmountError
 from ledger.models import Account, Hold
@@ -25,7 +26,8 @@ def hold_create(*, account: Account, amount: int, reason: str = "") -> Hold:
     with transaction.atomic():
         rows = Account.objects.filter(pk=account.pk, is_active=True)
         if not account.allows_negative:
-            rows = rows.filter(balance__gte=F("held") + amount)
+            # `balance - held >= x`, not `balance >= held + x`: the sum could overflow 64 bits.
+            rows = rows.filter(GreaterThanOrEqual(F("balance") - F("held"), amount))
         if rows.update(held=F("held") + amount) != 1:
             if not Account.objects.filter(pk=account.pk, is_active=True).exists():
                 raise InactiveAccountError(f"Account {account.pk} is inactive.")

@@ -10,6 +10,12 @@ Invariants kept (and why they hold under concurrency):
 - Balances equal the sum of their postings: both are written in the same transaction.
 - Accounts are updated in primary-key order, so two entries touching the same accounts take
   their row locks in the same order and cannot deadlock each other.
+- No balance leaves the signed 64-bit range: credits are guarded in the same UPDATE
+  (`balance <= 2**63-1 - x`). PostgreSQL would raise on overflow, but SQLite silently turns an
+  overflowing integer into a float, which must never reach a money column.
+- A captured hold is closed before its amount leaves `held`, with the accounts already locked
+  (accounts, then holds: the order `hold_release` uses), so a hold released or captured
+  concurrently is refused as HoldNotActiveError rather than tripping a check constraint.
 """
 
 from collections import defaultdict
@@ -19,11 +25,19 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from ledger.errors import HoldNotActiveError, InactiveAccountError, InsufficientFundsError, UnbalancedEntryError
+from ledger.errors import (
+    HoldNotActiveError,
+    InactiveAccountError,
+    InsufficientFundsError,
+    InvalidAmountError,
+    UnbalancedEntryError,
+)
 from ledger.models import Account, Hold, JournalEntry, Posting
+from ledger.money import MAX_MINOR_UNITS
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,8 @@ def entry_post(
     in the same row update that debits it, and each hold moves active → captured exactly once.
 
     Raises UnbalancedEntryError (a bug in the caller), InsufficientFundsError (a debit would take
-    an account's available balance below zero), InactiveAccountError, HoldNotActiveError.
+    an account's available balance below zero), InactiveAccountError, HoldNotActiveError,
+    InvalidAmountError (an amount that is not an integer, or a balance that would leave 64 bits).
     """
     _check_balanced(legs)
     amount_by_account: dict[int, int] = defaultdict(int)
@@ -61,17 +76,23 @@ def entry_post(
     released_by_account: dict[int, int] = defaultdict(int)
     for hold in captured_holds:
         released_by_account[hold.account_id] += hold.amount
+    if any(abs(total) > MAX_MINOR_UNITS for total in amount_by_account.values()):
+        raise InvalidAmountError("The postings on one account exceed the largest amount the ledger holds.")
+    account_ids = sorted(set(amount_by_account) | set(released_by_account))
 
     with transaction.atomic():
-        for account_id in sorted(set(amount_by_account) | set(released_by_account)):
+        if captured_holds:
+            # Lock first, close the holds, then move `held`: see the module docstring.
+            list(Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk"))
+            for hold in captured_holds:
+                _hold_close(hold=hold, status=Hold.Status.CAPTURED)
+        for account_id in account_ids:
             _apply(
                 account=accounts.get(account_id),
                 account_id=account_id,
                 amount=amount_by_account.get(account_id, 0),
                 released=released_by_account.get(account_id, 0),
             )
-        for hold in captured_holds:
-            _hold_close(hold=hold, status=Hold.Status.CAPTURED)
         entry = JournalEntry.objects.create(
             client_id=client_id, kind=kind, reference=reference, metadata=metadata or {}, reverses=reverses
         )
@@ -88,6 +109,8 @@ def _check_balanced(legs: Sequence[Leg]) -> None:
         raise UnbalancedEntryError("A journal entry needs postings.")
     totals: dict[str, int] = defaultdict(int)
     for leg in legs:
+        if isinstance(leg.amount, bool) or not isinstance(leg.amount, int) or abs(leg.amount) > MAX_MINOR_UNITS:
+            raise InvalidAmountError("A posting must be an integer number of minor units within 64 bits.")
         if leg.amount == 0:
             raise UnbalancedEntryError("A posting cannot be zero.")
         totals[leg.account.currency_id] += leg.amount
@@ -96,16 +119,24 @@ def _check_balanced(legs: Sequence[Leg]) -> None:
 
 
 def _apply(*, account: Account | None, account_id: int, amount: int, released: int) -> None:
-    """One guarded UPDATE per account; the WHERE clause is the overdraft and activity check."""
+    """One guarded UPDATE per account; the WHERE clause is the overdraft, range and activity check."""
+    allows_negative = account is not None and account.allows_negative
     rows = Account.objects.filter(pk=account_id, is_active=True)
-    if amount < 0 and not (account is not None and account.allows_negative):
-        # Available after this entry's captured holds are released must cover the debit.
-        rows = rows.filter(balance__gte=F("held") - released - amount)
+    if amount < 0 and not allows_negative:
+        # Available after this entry's captured holds are released must cover the debit. Written
+        # as `balance - held >= x` because `held + x` could overflow 64 bits; balance - held cannot.
+        rows = rows.filter(GreaterThanOrEqual(F("balance") - F("held"), -amount - released))
+    elif amount < 0:
+        rows = rows.filter(balance__gte=-MAX_MINOR_UNITS - amount)
+    elif amount > 0:
+        rows = rows.filter(balance__lte=MAX_MINOR_UNITS - amount)
     updated = rows.update(balance=F("balance") + amount, held=F("held") - released)
     if updated == 1:
         return
     if not Account.objects.filter(pk=account_id, is_active=True).exists():
         raise InactiveAccountError(f"Account {account_id} is inactive.")
+    if amount > 0 or allows_negative:
+        raise InvalidAmountError(f"Account {account_id} would exceed the largest balance the ledger holds.")
     raise InsufficientFundsError(f"Account {account_id} does not have enough available funds.")
 
 

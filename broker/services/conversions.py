@@ -1,0 +1,125 @@
+"""Conversions: one currency into another at the current rates, in one journal entry.
+
+The entry never posts an FX rate: it is two same-currency pairs of legs through the client's
+inventory accounts (user → inventory in the source currency, inventory → user in the target),
+plus the fee in USD from the user to fee revenue. All of it is written, or none of it.
+"""
+
+from decimal import ROUND_FLOOR, Context, Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import User
+from broker.errors import QuantityTooSmallError, SameCurrencyError
+from broker.models import Conversion
+from broker.services.currencies import currency_check_tradable, user_account_get_or_create
+from broker.services.fees import fee_for_notional
+from broker.services.market import rate_price_get, user_check_can_trade
+from broker.services.pricing import ROUND_FLOOR as PRICE_ROUND_FLOOR
+from broker.services.pricing import divide, notional_for_quantity
+from ledger.errors import InvalidAmountError
+from ledger.models import Account, Currency, JournalEntry
+from ledger.money import MAX_MINOR_UNITS
+from ledger.services import Leg, account_check_can_move, currency_get, entry_post, system_account_get
+
+
+def conversion_create(*, user: User, from_currency: Currency, to_currency: Currency, amount: int) -> Conversion:
+    """Convert `amount` (minor units of `from_currency`) into `to_currency`.
+
+    Figures: usd_value = amount at the source's USD price (rounded down); to_amount = amount ×
+    from_price / to_price in the target's minor units, rounded down (the fraction stays with the
+    platform); fee = the client's fee_bps of usd_value, rounded up, charged in USD (so converting
+    between two non-USD currencies needs the fee available in USD).
+    Locks: the accounts of the entry in primary-key order (entry_post).
+    Raises InvalidAmountError, SameCurrencyError, CurrencyNotOfferedError,
+    CurrencyNotAuthorizedError, RateUnavailableError, QuantityTooSmallError,
+    InsufficientFundsError, InactiveAccountError, UserFrozenError.
+    """
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_MINOR_UNITS:
+        raise InvalidAmountError("Amount must be a positive integer number of minor units.")
+    if from_currency.code == to_currency.code:
+        raise SameCurrencyError(f"Cannot convert {from_currency.code} into itself.")
+    user_check_can_trade(user=user)
+    currency_check_tradable(user=user, currency=from_currency)
+    currency_check_tradable(user=user, currency=to_currency)
+    usd = currency_get(code=settings.SETTLEMENT_CURRENCY)
+    from_price_e8 = rate_price_get(currency=from_currency)
+    to_price_e8 = rate_price_get(currency=to_currency)
+    usd_value = notional_for_quantity(
+        quantity=amount, quantity_scale=from_currency.scale, price_e8=from_price_e8, usd_scale=usd.scale,
+        rounding=PRICE_ROUND_FLOOR,
+    )
+    to_amount = divide(
+        amount * from_price_e8 * 10**to_currency.scale,
+        to_price_e8 * 10**from_currency.scale,
+        rounding=PRICE_ROUND_FLOOR,
+    )
+    fee_bps = user.client.fee_bps
+    fee = fee_for_notional(notional=usd_value, fee_bps=fee_bps)
+    if to_amount <= 0 or usd_value <= 0:
+        raise QuantityTooSmallError("The amount is too small to convert at these rates.")
+    if to_currency.code == usd.code and to_amount <= fee:
+        raise QuantityTooSmallError("The amount is too small to convert after fees.")
+
+    with transaction.atomic():
+        user_from = user_account_get_or_create(user=user, currency=from_currency)
+        user_to = user_account_get_or_create(user=user, currency=to_currency)
+        user_usd = user_account_get_or_create(user=user, currency=usd)
+        for account in {user_from.pk: user_from, user_to.pk: user_to, user_usd.pk: user_usd}.values():
+            account_check_can_move(account=account)
+        client_id = user.client_id
+        legs = [
+            Leg(user_from, -amount),
+            Leg(system_account_get(client=client_id, currency=from_currency, kind=Account.Kind.INVENTORY), amount),
+            Leg(system_account_get(client=client_id, currency=to_currency, kind=Account.Kind.INVENTORY), -to_amount),
+            Leg(user_to, to_amount),
+        ]
+        if fee:
+            legs += [
+                Leg(user_usd, -fee),
+                Leg(system_account_get(client=client_id, currency=usd, kind=Account.Kind.FEE_REVENUE), fee),
+            ]
+        entry = entry_post(
+            client_id=client_id,
+            kind=JournalEntry.Kind.CONVERSION,
+            legs=_merge_legs(legs),
+            reference=f"conversion:{from_currency.code}->{to_currency.code}",
+            metadata={"from_price_e8": from_price_e8, "to_price_e8": to_price_e8},
+        )
+        return Conversion.objects.create(
+            client_id=client_id,
+            user=user,
+            from_currency=from_currency,
+            to_currency=to_currency,
+            from_amount=amount,
+            to_amount=to_amount,
+            from_price_e8=from_price_e8,
+            to_price_e8=to_price_e8,
+            usd_value=usd_value,
+            fee_bps=fee_bps,
+            fee=fee,
+            entry=entry,
+        )
+
+
+def conversion_rate(*, conversion: Conversion) -> str:
+    """Units of the target per unit of the source, for display: 18 significant digits, rounded down.
+
+    Both prices are price_e8, so their scales cancel. The booked to_amount is computed directly
+    from the prices, never from this rounded figure.
+    """
+    context = Context(prec=18, rounding=ROUND_FLOOR)
+    rate = context.divide(Decimal(conversion.from_price_e8), Decimal(conversion.to_price_e8))
+    return format(rate.normalize(context), "f") if rate else "0"
+
+
+def _merge_legs(legs: list[Leg]) -> list[Leg]:
+    """One leg per account: converting from or to USD puts the fee on the same USD account."""
+    totals: dict[int, int] = {}
+    accounts: dict[int, Account] = {}
+    for leg in legs:
+        totals[leg.account.pk] = totals.get(leg.account.pk, 0) + leg.amount
+        accounts[leg.account.pk] = leg.account
+    return [Leg(accounts[pk], amount) for pk, amount in totals.items() if amount]
+

@@ -1,0 +1,65 @@
+"""Which currencies a user may transact: the client's offering, then the user's authorization."""
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from accounts.models import Client, User
+from broker.errors import CurrencyNotOfferedError, SettlementCurrencyError
+from broker.models import OfferedCurrency
+from broker.selectors import currency_is_offered
+from ledger.errors import AlreadyExistsError, CurrencyNotAuthorizedError
+from ledger.models import Account, Currency, CurrencyAuthorization
+from ledger.selectors import user_is_authorized
+from ledger.services import account_create, currency_authorization_grant, currency_authorization_revoke
+
+
+def user_currency_grant(*, user: User, currency: Currency) -> CurrencyAuthorization:
+    """Authorize `user` for `currency` (idempotent).
+
+    Raises CurrencyNotOfferedError when the user's client does not offer the currency.
+    """
+    if not currency_is_offered(client_id=user.client_id, currency_code=currency.code):
+        raise CurrencyNotOfferedError(f"Client {user.client_id} does not offer {currency.code}.")
+    return currency_authorization_grant(user=user, currency=currency)
+
+
+def user_currency_revoke(*, user: User, currency: Currency) -> None:
+    """Withdraw the authorization. Orders resting in the currency are rejected when they would fill.
+
+    Raises SettlementCurrencyError for the settlement currency, which every user may transact.
+    """
+    if currency.code == settings.SETTLEMENT_CURRENCY:
+        raise SettlementCurrencyError(f"{currency.code} is the settlement currency and cannot be revoked.")
+    currency_authorization_revoke(user=user, currency=currency)
+
+
+def currency_check_tradable(*, user: User, currency: Currency) -> None:
+    """Refuse a currency the client does not offer or the user is not authorized for (403 either way)."""
+    if not currency_is_offered(client_id=user.client_id, currency_code=currency.code):
+        raise CurrencyNotOfferedError(f"Client {user.client_id} does not offer {currency.code}.")
+    if not user_is_authorized(user_id=user.pk, currency_code=currency.code):
+        raise CurrencyNotAuthorizedError(f"User {user.pk} is not authorized for {currency.code}.")
+
+
+def offered_currency_add(*, client: Client, currency: Currency) -> OfferedCurrency:
+    """Offer `currency` to the client's users. The first row turns 'everything offered' into a list."""
+    offering, _ = OfferedCurrency.objects.get_or_create(client=client, currency=currency)
+    return offering
+
+
+def offered_currency_remove(*, client: Client, currency: Currency) -> None:
+    """Stop offering `currency`. Existing authorizations stay, but trading in it is refused."""
+    OfferedCurrency.objects.filter(client=client, currency=currency).delete()
+
+
+def user_account_get_or_create(*, user: User, currency: Currency) -> Account:
+    """The user's account in `currency`, opened on first trade (race-safe: the unique constraint decides)."""
+    account = Account.objects.filter(user=user, currency=currency).select_related("user").first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            account_create(user=user, currency=currency)
+    except (AlreadyExistsError, IntegrityError):
+        pass
+    return Account.objects.select_related("user").get(user=user, currency=currency)

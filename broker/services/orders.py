@@ -1,0 +1,465 @@
+"""Orders: submit (hold the funds), execute (fill at most once), cancel, evaluate, sweep.
+
+The API only accepts an order (`order_submit`); the worker runs `order_execute`. Execution is
+idempotent: it locks the order row and checks the status in the same transaction as the fill,
+so running it twice, concurrently or after a crash mid-way, fills an order at most once.
+
+Lock order everywhere: the order row, then ledger accounts in primary-key order (entry_post,
+hold_release). Quotes are locked before the order exists, in `order_submit` only.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from broker.errors import (
+    DuplicateClientOrderIdError,
+    InvalidOrderError,
+    OrderFinalError,
+    OrderNotFoundError,
+    PriceMovedError,
+    QuoteMismatchError,
+    RateUnavailableError,
+)
+from broker.models import Order, Quote, Rate, Side
+from broker.services.currencies import user_account_get_or_create
+from broker.services.market import (
+    rate_price_get,
+    tradable_currency_check,
+    trade_check_side,
+    trade_check_size,
+    user_check_can_trade,
+)
+from broker.services.pricing import price_with_slippage
+from broker.services.quotes import quote_claim
+from broker.services.scheduling import order_execution_schedule
+from broker.services.trades import TradeTerms, trade_legs, trade_terms
+from core.errors import DomainError
+from ledger.models import Account, Currency, Hold, JournalEntry
+from ledger.money import MAX_MINOR_UNITS
+from ledger.services import (
+    account_check_can_move,
+    currency_get,
+    entry_post,
+    hold_create,
+    hold_release,
+    system_account_get,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def order_submit(
+    *,
+    user: User,
+    side: str,
+    currency: Currency,
+    type: str = Order.Type.MARKET,  # noqa: A002 - the API's field name
+    quantity: int | None = None,
+    usd_amount: int | None = None,
+    limit_price_e8: int | None = None,
+    stop_price_e8: int | None = None,
+    quote_id: int | None = None,
+    time_in_force: str = Order.TimeInForce.GTC,
+    expires_at: datetime | None = None,
+    client_order_id: str | None = None,
+) -> Order:
+    """Accept an order: validate it, hold its funds, and schedule its execution after commit.
+
+    Holds (reducing `available`, so concurrent orders can never spend the same money twice):
+    - buy: USD for notional + fee at the limit price, the quote's total, or for a market/stop
+      order at the current (or stop) price moved up by MARKET_ORDER_SLIPPAGE_BPS;
+    - sell: the quantity of the currency (for a market sell sized in USD, the quantity at the
+      current price moved down by the slippage margin).
+    Everything (quote claim, order row, hold) is written in one transaction, or nothing is.
+    Locks: the quote row, then the held account (one guarded UPDATE in hold_create).
+    Raises InvalidOrderError, InvalidAmountError, InvalidPriceError, QuoteMismatchError,
+    QuoteNotFoundError, QuoteExpiredError, QuoteUsedError, CurrencyNotOfferedError,
+    CurrencyNotAuthorizedError, CurrencyNotTradableError, RateUnavailableError,
+    QuantityTooSmallError, InsufficientFundsError, InactiveAccountError, UserFrozenError,
+    DuplicateClientOrderIdError.
+    """
+    now = timezone.now()
+    _check_shape(
+        side=side,
+        type=type,
+        quantity=quantity,
+        usd_amount=usd_amount,
+        limit_price_e8=limit_price_e8,
+        stop_price_e8=stop_price_e8,
+        quote_id=quote_id,
+        time_in_force=time_in_force,
+        expires_at=expires_at,
+        now=now,
+    )
+    user_check_can_trade(user=user)
+    tradable_currency_check(user=user, currency=currency)
+    usd = currency_get(code=settings.SETTLEMENT_CURRENCY)
+    fee_bps = user.client.fee_bps
+    with transaction.atomic():
+        quote = None
+        if quote_id is not None:
+            quote = quote_claim(quote_id=quote_id, user=user)
+            if quote.side != side or quote.currency_id != currency.code:
+                raise QuoteMismatchError("The order's side and currency must be the quote's.")
+            if (quantity is not None and quantity != quote.quantity) or (
+                usd_amount is not None and usd_amount != quote.usd_amount
+            ):
+                raise QuoteMismatchError("The order's size must be the quote's (or omitted).")
+            quantity, usd_amount, fee_bps = quote.quantity, None, quote.fee_bps
+        user_usd = user_account_get_or_create(user=user, currency=usd)
+        user_currency = user_account_get_or_create(user=user, currency=currency)
+        account_check_can_move(account=user_usd)
+        account_check_can_move(account=user_currency)
+        hold_account, hold_amount = _hold_terms(
+            side=side,
+            type=type,
+            currency=currency,
+            usd=usd,
+            quote=quote,
+            quantity=quantity,
+            usd_amount=usd_amount,
+            limit_price_e8=limit_price_e8,
+            stop_price_e8=stop_price_e8,
+            fee_bps=fee_bps,
+            user_usd=user_usd,
+            user_currency=user_currency,
+        )
+        try:
+            with transaction.atomic():
+                order = Order.objects.create(
+                    client_id=user.client_id,
+                    user=user,
+                    client_order_id=client_order_id or None,
+                    side=side,
+                    type=type,
+                    time_in_force=time_in_force,
+                    currency=currency,
+                    quantity=quantity,
+                    usd_amount=usd_amount,
+                    limit_price_e8=limit_price_e8,
+                    stop_price_e8=stop_price_e8,
+                    quote=quote,
+                    fee_bps=fee_bps,
+                    expires_at=expires_at,
+                )
+        except IntegrityError:
+            taken = Order.objects.filter(client_id=user.client_id, client_order_id=client_order_id)
+            if client_order_id and taken.exists():
+                raise DuplicateClientOrderIdError(f"client_order_id {client_order_id!r} is already used.") from None
+            raise
+        order.hold = hold_create(account=hold_account, amount=hold_amount, reason=f"order {order.pk}")
+        order.save(update_fields=["hold"])
+        order_execution_schedule(order_id=order.pk)
+    return order
+
+
+def order_execute(*, order_id: int) -> Order:
+    """Run an order once: fill it, leave it resting (`open`), or close it. Idempotent.
+
+    Market orders fill at the current rate (a quoted order at the quote's price); limit buys fill
+    when the rate ≤ limit and limit sells when ≥ limit, at the current rate; a stop buy triggers
+    when the rate ≥ stop and a stop sell when ≤ stop, then fills as a market order. An
+    immediate-or-cancel order that cannot fill now expires.
+    Invariants: one fill = one `trade` journal entry that captures the order's hold in the same
+    update; an order leaves `submitted`/`open` exactly once. Rejections at execution (price moved
+    past the hold, authorization revoked, user frozen …) release the hold and record the reason.
+    Locks: the order row (select_for_update, status checked under it), then the accounts.
+    Raises OrderNotFoundError.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None:
+            raise OrderNotFoundError(f"Order {order_id} not found.")
+        if order.is_final:
+            return order
+        now = timezone.now()
+        if order.expires_at is not None and order.expires_at <= now:
+            return _order_close(order=order, status=Order.Status.EXPIRED, reason="expired", now=now)
+        if order.quote_id is not None:
+            return _order_fill(order=order, price_e8=Quote.objects.get(pk=order.quote_id).price_e8, now=now)
+        price_e8 = Rate.objects.filter(currency_id=order.currency_id).values_list("price_e8", flat=True).first()
+        if price_e8 is None:
+            if order.type == Order.Type.MARKET:
+                return _order_close(
+                    order=order, status=Order.Status.REJECTED, reason=RateUnavailableError.code, now=now
+                )
+            return _order_rest(order=order)
+        if order.type == Order.Type.MARKET:
+            return _order_fill(order=order, price_e8=price_e8, now=now)
+        if order.type == Order.Type.STOP:
+            if not _stop_is_triggered(order=order, price_e8=price_e8):
+                return _order_rest(order=order)
+            order.triggered_at = now
+            return _order_fill(order=order, price_e8=price_e8, now=now)
+        if _limit_is_crossed(order=order, price_e8=price_e8):
+            return _order_fill(order=order, price_e8=price_e8, now=now)
+        if order.time_in_force == Order.TimeInForce.IOC:
+            return _order_close(order=order, status=Order.Status.EXPIRED, reason="ioc_not_filled", now=now)
+        return _order_rest(order=order)
+
+
+def order_cancel(*, order: Order) -> Order:
+    """Cancel an order that is not final and release its hold.
+
+    Locks: the order row, then the held account. Raises OrderFinalError (filled, rejected,
+    cancelled or expired: nothing changes).
+    """
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.is_final:
+            raise OrderFinalError(f"Order {locked.pk} is already {locked.status}.")
+        return _order_close(order=locked, status=Order.Status.CANCELLED, reason="", now=timezone.now())
+
+
+def orders_evaluate(*, currency_code: str) -> int:
+    """Execute the resting orders in `currency_code` that the current rate crosses, oldest first.
+
+    Each runs in its own transaction through `order_execute`, which re-reads the rate and the
+    order under its lock, so a stale candidate list is harmless. Returns how many were run.
+    """
+    price_e8 = Rate.objects.filter(currency_id=currency_code).values_list("price_e8", flat=True).first()
+    if price_e8 is None:
+        return 0
+    crossed = (
+        Q(type=Order.Type.LIMIT, side=Side.BUY, limit_price_e8__gte=price_e8)
+        | Q(type=Order.Type.LIMIT, side=Side.SELL, limit_price_e8__lte=price_e8)
+        | Q(type=Order.Type.STOP, side=Side.BUY, stop_price_e8__lte=price_e8)
+        | Q(type=Order.Type.STOP, side=Side.SELL, stop_price_e8__gte=price_e8)
+    )
+    order_ids = list(
+        Order.objects.filter(status=Order.Status.OPEN, currency_id=currency_code)
+        .filter(crossed)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    return _execute_each(order_ids)
+
+
+def orders_sweep(*, stale_after: timedelta) -> dict[str, int]:
+    """Recover what the queue may have lost: run orders left `submitted` longer than `stale_after`,
+    expire active orders past `expires_at`, and re-evaluate every currency with resting orders.
+
+    Safe to run at any time and in parallel with workers (every step is `order_execute`).
+    """
+    now = timezone.now()
+    stale = Order.objects.filter(status=Order.Status.SUBMITTED, created_at__lte=now - stale_after)
+    expired = Order.objects.filter(status__in=Order.ACTIVE_STATUSES, expires_at__lte=now)
+    counts = {
+        "stale": _execute_each(list(stale.order_by("id").values_list("pk", flat=True))),
+        "expired": _execute_each(list(expired.order_by("id").values_list("pk", flat=True))),
+        "evaluated": 0,
+    }
+    currencies = Order.objects.filter(status=Order.Status.OPEN).values_list("currency_id", flat=True).distinct()
+    for currency_code in sorted(set(currencies)):
+        counts["evaluated"] += orders_evaluate(currency_code=currency_code)
+    return counts
+
+
+def _execute_each(order_ids: list[int]) -> int:
+    for order_id in order_ids:
+        try:
+            order_execute(order_id=order_id)
+        except Exception:
+            # One bad order must not stop the others; the sweeper retries it later.
+            logger.exception("order_execute failed", extra={"order_id": order_id})
+    return len(order_ids)
+
+
+def _check_shape(
+    *,
+    side: str,
+    type: str,  # noqa: A002
+    quantity: int | None,
+    usd_amount: int | None,
+    limit_price_e8: int | None,
+    stop_price_e8: int | None,
+    quote_id: int | None,
+    time_in_force: str,
+    expires_at: datetime | None,
+    now: datetime,
+) -> None:
+    trade_check_side(side=side)
+    if type not in Order.Type.values:
+        raise InvalidOrderError(f"type must be one of {', '.join(Order.Type.values)}.")
+    if time_in_force not in Order.TimeInForce.values:
+        raise InvalidOrderError(f"time_in_force must be one of {', '.join(Order.TimeInForce.values)}.")
+    if quote_id is not None:
+        if type != Order.Type.MARKET:
+            raise InvalidOrderError("An order with a quote is a market order.")
+        if quantity is not None and usd_amount is not None:
+            raise InvalidOrderError("Give at most one of quantity or usd_amount.")
+    else:
+        trade_check_size(quantity=quantity, usd_amount=usd_amount)
+    if usd_amount is not None and type != Order.Type.MARKET:
+        raise InvalidOrderError("Limit and stop orders are sized by quantity.")
+    if (limit_price_e8 is not None) != (type == Order.Type.LIMIT):
+        raise InvalidOrderError("limit_price is required for limit orders and only allowed on them.")
+    if (stop_price_e8 is not None) != (type == Order.Type.STOP):
+        raise InvalidOrderError("stop_price is required for stop orders and only allowed on them.")
+    for price in (limit_price_e8, stop_price_e8):
+        if price is None:
+            continue
+        if isinstance(price, bool) or not isinstance(price, int) or not 0 < price <= MAX_MINOR_UNITS:
+            raise InvalidOrderError("Prices must be positive.")
+    if type == Order.Type.STOP and time_in_force == Order.TimeInForce.IOC:
+        raise InvalidOrderError("A stop order rests until triggered; it cannot be immediate-or-cancel.")
+    if expires_at is not None and expires_at <= now:
+        raise InvalidOrderError("expires_at must be in the future.")
+
+
+def _hold_terms(
+    *,
+    side: str,
+    type: str,  # noqa: A002
+    currency: Currency,
+    usd: Currency,
+    quote: Quote | None,
+    quantity: int | None,
+    usd_amount: int | None,
+    limit_price_e8: int | None,
+    stop_price_e8: int | None,
+    fee_bps: int,
+    user_usd: Account,
+    user_currency: Account,
+) -> tuple[Account, int]:
+    """Which account to hold and how much: enough to cover the fill at the worst accepted price."""
+    if quote is not None:
+        return (user_usd, quote.total) if side == Side.BUY else (user_currency, quote.quantity)
+    slippage_bps = settings.MARKET_ORDER_SLIPPAGE_BPS
+    if type == Order.Type.LIMIT:
+        worst_price = limit_price_e8
+    else:
+        current = rate_price_get(currency=currency)
+        if type == Order.Type.STOP:
+            # A stop fills at the rate when it triggers, which may gap past the stop price.
+            current = max(current, stop_price_e8) if side == Side.BUY else min(current, stop_price_e8)
+        worst_price = price_with_slippage(price_e8=current, slippage_bps=slippage_bps, upward=side == Side.BUY)
+    if side == Side.SELL:
+        # The size check at the current price: a sale too small to cover its fee is refused now.
+        terms = trade_terms(
+            side=side, currency=currency, usd=usd, price_e8=max(worst_price, 1), fee_bps=fee_bps,
+            quantity=quantity, usd_amount=usd_amount,
+        )
+        return user_currency, terms.quantity
+    if usd_amount is not None:
+        # Sized in USD: the notional is fixed, only the quantity depends on the price.
+        terms = trade_terms(
+            side=side, currency=currency, usd=usd, price_e8=rate_price_get(currency=currency), fee_bps=fee_bps,
+            usd_amount=usd_amount,
+        )
+        return user_usd, terms.total
+    terms = trade_terms(
+        side=side, currency=currency, usd=usd, price_e8=worst_price, fee_bps=fee_bps, quantity=quantity
+    )
+    return user_usd, terms.total
+
+
+def _fill_terms(*, order: Order, price_e8: int) -> TradeTerms:
+    if order.quote_id is not None:
+        quote = Quote.objects.get(pk=order.quote_id)
+        return TradeTerms(
+            quantity=quote.quantity, price_e8=quote.price_e8, notional=quote.usd_amount, fee=quote.fee, side=quote.side
+        )
+    return trade_terms(
+        side=order.side,
+        currency=Currency.objects.get(pk=order.currency_id),
+        usd=currency_get(code=settings.SETTLEMENT_CURRENCY),
+        price_e8=price_e8,
+        fee_bps=order.fee_bps,
+        quantity=order.quantity,
+        usd_amount=order.usd_amount,
+    )
+
+
+def _order_fill(*, order: Order, price_e8: int, now: datetime) -> Order:
+    """Book the fill as one trade entry capturing the hold, or reject the order with a reason."""
+    hold = Hold.objects.get(pk=order.hold_id)
+    try:
+        terms = _fill_terms(order=order, price_e8=price_e8)
+        needed = terms.total if order.side == Side.BUY else terms.quantity
+        if needed > hold.amount:
+            raise PriceMovedError(f"The fill needs {needed} but the order holds {hold.amount}.")
+        user_accounts = Account.objects.select_related("user").filter(user_id=order.user_id)
+        user_usd = user_accounts.get(currency_id=settings.SETTLEMENT_CURRENCY)
+        user_currency = user_accounts.get(currency_id=order.currency_id)
+        account_check_can_move(account=user_usd)
+        account_check_can_move(account=user_currency)
+        legs = trade_legs(
+            terms=terms,
+            user_usd=user_usd,
+            user_currency=user_currency,
+            inventory_usd=system_account_get(
+                client=order.client_id, currency=settings.SETTLEMENT_CURRENCY, kind=Account.Kind.INVENTORY
+            ),
+            inventory_currency=system_account_get(
+                client=order.client_id, currency=order.currency_id, kind=Account.Kind.INVENTORY
+            ),
+            fee_revenue=system_account_get(
+                client=order.client_id, currency=settings.SETTLEMENT_CURRENCY, kind=Account.Kind.FEE_REVENUE
+            ),
+        )
+        # A buy's captured hold stops holding the whole held amount while the debit is the actual
+        # cost: the unused slippage margin simply becomes available again.
+        entry = entry_post(
+            client_id=order.client_id,
+            kind=JournalEntry.Kind.TRADE,
+            legs=legs,
+            reference=f"order:{order.pk}",
+            metadata={"order_id": order.pk, "side": order.side, "price_e8": terms.price_e8},
+            captured_holds=[hold],
+        )
+    except DomainError as error:
+        # entry_post's savepoint rolled back whatever it wrote; the order and hold are untouched.
+        return _order_close(order=order, status=Order.Status.REJECTED, reason=error.code, now=now)
+    return _order_record_fill(order=order, terms=terms, entry=entry, now=now)
+
+
+def _order_record_fill(*, order: Order, terms: TradeTerms, entry: JournalEntry, now: datetime) -> Order:
+    order.status = Order.Status.FILLED
+    order.fill_quantity = terms.quantity
+    order.fill_price_e8 = terms.price_e8
+    order.fill_usd_amount = terms.notional
+    order.fee = terms.fee
+    order.entry = entry
+    order.filled_at = order.closed_at = now
+    order.save()
+    return order
+
+
+def _order_rest(*, order: Order) -> Order:
+    if order.status != Order.Status.OPEN:
+        order.status = Order.Status.OPEN
+        order.save(update_fields=["status", "updated_at"])
+    return order
+
+
+def _order_close(*, order: Order, status: str, reason: str, now: datetime) -> Order:
+    """Move an active order to a final status other than filled and release its hold."""
+    if order.hold_id is not None:
+        hold = Hold.objects.get(pk=order.hold_id)
+        if hold.status == Hold.Status.ACTIVE:
+            hold_release(hold=hold)
+    order.status = status
+    order.reject_reason = reason
+    order.closed_at = now
+    order.save(update_fields=["status", "reject_reason", "closed_at", "triggered_at", "updated_at"])
+    return order
+
+
+def _limit_is_crossed(*, order: Order, price_e8: int) -> bool:
+    if order.side == Side.BUY:
+        return price_e8 <= order.limit_price_e8
+    return price_e8 >= order.limit_price_e8
+
+
+def _stop_is_triggered(*, order: Order, price_e8: int) -> bool:
+    if order.side == Side.BUY:
+        return price_e8 >= order.stop_price_e8
+    return price_e8 <= order.stop_price_e8
+

@@ -1,6 +1,8 @@
 import pytest
 from django.db import connection
 
+pytest_plugins = ["tests.api_fixtures"]
+
 
 @pytest.fixture
 def requires_postgres(db):

@@ -15,7 +15,9 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path and parsed body.")
     status_code = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
+    # The rendered JSON text, not a JSONField: a replay must return the body byte for byte, and
+    # PostgreSQL's jsonb would reorder its keys.
+    response_body = models.TextField(null=True)
     content_type = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)

@@ -1,8 +1,13 @@
-"""Ledger reads. Tenant-facing selectors take the client; these helpers are for services."""
+"""Ledger reads. Tenant-facing selectors take the caller and scope with `scope_to_caller`;
+`user_is_authorized` is a helper for services."""
 
 from django.conf import settings
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Window
+from django.db.models.functions import RowNumber
 
-from ledger.models import CurrencyAuthorization
+from accounts.callers import Caller, scope_to_caller
+from accounts.models import User
+from ledger.models import Account, Currency, CurrencyAuthorization, JournalEntry, Posting
 
 
 def user_is_authorized(*, user_id: int, currency_code: str) -> bool:
@@ -10,3 +15,63 @@ def user_is_authorized(*, user_id: int, currency_code: str) -> bool:
     if currency_code == settings.SETTLEMENT_CURRENCY:
         return True
     return CurrencyAuthorization.objects.filter(user_id=user_id, currency_id=currency_code).exists()
+
+
+def account_list(*, caller: Caller) -> QuerySet[Account]:
+    """User accounts the caller may see (system accounts are never exposed): its client's, or
+    for an end user its own."""
+    accounts = scope_to_caller(Account.objects.filter(kind=Account.Kind.USER), caller).select_related("currency")
+    if caller.is_end_user:
+        accounts = accounts.filter(user_id=caller.user.pk)
+    return accounts
+
+
+def account_destination_list(*, caller: Caller) -> QuerySet[Account]:
+    """User accounts the caller may send money to: any of its client's (an end user may pay
+    another user of the same client, without seeing that user's account otherwise)."""
+    return scope_to_caller(Account.objects.filter(kind=Account.Kind.USER), caller).select_related(
+        "currency", "user"
+    )
+
+
+def account_biggest_list(*, caller: Caller) -> QuerySet[Account]:
+    """Per currency, the user account with the largest balance in the caller's scope (ties go to
+    the oldest account). One query: a window ranks accounts within each currency."""
+    ranked = account_list(caller=caller).annotate(
+        rank=Window(RowNumber(), partition_by=[F("currency_id")], order_by=[F("balance").desc(), F("id").asc()])
+    )
+    return ranked.filter(rank=1).order_by("currency_id")
+
+
+def balance_list(*, caller: Caller, user: User, currency: Currency | None = None) -> list[dict]:
+    """The user's balances as `{currency, balance, available, scale}` (minor units), one per
+    account; narrowed to `currency`, which answers a zero balance when there is no account."""
+    accounts = account_list(caller=caller).filter(user_id=user.pk).order_by("currency_id")
+    if currency is not None:
+        accounts = accounts.filter(currency_id=currency.code)
+    balances = [
+        {"currency": account.currency, "balance": account.balance, "available": account.available}
+        for account in accounts
+    ]
+    if currency is not None and not balances:
+        balances = [{"currency": currency, "balance": 0, "available": 0}]
+    return balances
+
+
+def entry_list(*, caller: Caller, account: Account | None = None) -> QuerySet[JournalEntry]:
+    """Journal entries the caller may see (those touching `account` if given), with what
+    rendering them needs (no N+1): postings with their account and currency, and the id of the
+    reversing entry."""
+    entries = scope_to_caller(JournalEntry.objects.all(), caller)
+    if caller.is_end_user:
+        own_postings = Posting.objects.filter(entry_id=OuterRef("pk"), account__user_id=caller.user.pk)
+        entries = entries.filter(Exists(own_postings))
+    if account is not None:
+        entries = entries.filter(Exists(Posting.objects.filter(entry_id=OuterRef("pk"), account_id=account.pk)))
+    return entries.annotate(reversed_by_pk=F("reversed_by__id")).prefetch_related(
+        Prefetch("postings", queryset=Posting.objects.select_related("account__currency").order_by("id"))
+    )
+
+
+def transfer_list(*, caller: Caller) -> QuerySet[JournalEntry]:
+    return entry_list(caller=caller).filter(kind=JournalEntry.Kind.TRANSFER)

@@ -180,7 +180,8 @@ def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
         raise IdempotencyKeyReusedError(
             f"This {IDEMPOTENCY_HEADER} was used for a different request; use a new key for a new request."
         )
-    response = Response(record.response_body, status=record.status_code, headers={REPLAYED_HEADER: "true"})
+    body = None if record.response_body is None else json.loads(record.response_body)
+    response = Response(body, status=record.status_code, headers={REPLAYED_HEADER: "true"})
     if record.content_type:
         response.content_type = record.content_type
     return response
@@ -195,10 +196,10 @@ def _fingerprint(request) -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
 
-def _normalised(data):
+def _normalised(data) -> str | None:
     if data is None:
         return None
-    return json.loads(JSONRenderer().render(data))
+    return JSONRenderer().render(data).decode()
 
 
 def _maybe_purge() -> None:

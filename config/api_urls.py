@@ -1,0 +1,44 @@
+"""/api/v1/: every app's API routes, the API root (browsable), JWT auth, schema and docs.
+
+An app exposes `<app>/api/urls.py` with `urlpatterns` and, for the API root listing, a
+`router` (a SimpleRouter whose registry is merged here). The brokerage is included when present.
+"""
+
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import APIRootView, DefaultRouter
+
+API_URL_MODULES = ["accounts.api.urls", "ledger.api.urls"]
+if find_spec("broker.api") is not None and find_spec("broker.api.urls") is not None:
+    API_URL_MODULES.append("broker.api.urls")
+
+
+class ApiRootView(APIRootView):
+    """The endpoints of this API. Authenticate with `Authorization: Api-Key <key>`, a Bearer
+    token, or an admin session; the schema is at /api/v1/schema/ and the docs at /api/v1/docs/."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+
+class ApiRootRouter(DefaultRouter):
+    APIRootView = ApiRootView
+    include_root_view = True
+
+
+root = ApiRootRouter()
+for module_name in API_URL_MODULES:
+    router = getattr(import_module(module_name), "router", None)
+    if router is not None:
+        root.registry.extend(router.registry)
+
+urlpatterns = [
+    path("", root.get_api_root_view(), name="api-root"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    *[path("", include(module_name)) for module_name in API_URL_MODULES],
+]

@@ -1,0 +1,26 @@
+"""Routes under /api/v1/ for accounts, balances and money movements. `router` is merged into
+the API root."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from ledger.api.views import (
+    AccountViewSet,
+    DepositViewSet,
+    TransactionViewSet,
+    TransferViewSet,
+    UserBalancesViewSet,
+    WithdrawalViewSet,
+)
+
+router = SimpleRouter()
+router.register("accounts", AccountViewSet, basename="account")
+router.register("deposits", DepositViewSet, basename="deposit")
+router.register("withdrawals", WithdrawalViewSet, basename="withdrawal")
+router.register("transfers", TransferViewSet, basename="transfer")
+router.register("transactions", TransactionViewSet, basename="transaction")
+
+urlpatterns = [
+    path("users/<int:pk>/balances/", UserBalancesViewSet.as_view({"get": "retrieve"}), name="user-balances"),
+    *router.urls,
+]

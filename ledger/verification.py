@@ -3,7 +3,7 @@
 Checks: each account's balance equals the sum of its postings; each journal entry sums to zero
 per currency; the total of all balances per currency is zero (money is conserved: every unit a
 user holds is owed by a funding, inventory or fee account); no account that may not go negative
-is negative; `held` is within `balance`. Works the same on SQLite and PostgreSQL (plain SQL
+is negative; `held` is within `balance` and equals the sum of the account's active holds. Works the same on SQLite and PostgreSQL (plain SQL
 aggregates, streamed, nothing held in memory per row).
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from ledger.models import Account, JournalEntry, LedgerVerification, Posting
+from ledger.models import Account, Hold, JournalEntry, LedgerVerification, Posting
 
 
 @dataclass
@@ -33,10 +33,17 @@ def ledger_verify(*, record: bool = True) -> VerificationReport:
     posted = (
         Posting.objects.filter(account=OuterRef("pk")).values("account").annotate(total=Sum("amount")).values("total")
     )
-    accounts = Account.objects.annotate(posted=Coalesce(Subquery(posted), Value(0))).values_list(
-        "pk", "currency_id", "balance", "held", "allows_negative", "posted"
+    on_hold = (
+        Hold.objects.filter(account=OuterRef("pk"), status=Hold.Status.ACTIVE)
+        .values("account")
+        .annotate(total=Sum("amount"))
+        .values("total")
     )
-    for account_id, currency, balance, held, allows_negative, posted_total in accounts.iterator(chunk_size=2000):
+    accounts = Account.objects.annotate(
+        posted=Coalesce(Subquery(posted), Value(0)), on_hold=Coalesce(Subquery(on_hold), Value(0))
+    ).values_list("pk", "currency_id", "balance", "held", "allows_negative", "posted", "on_hold")
+    rows = accounts.iterator(chunk_size=2000)
+    for account_id, currency, balance, held, allows_negative, posted_total, on_hold_total in rows:
         report.accounts_checked += 1
         report.totals[currency] = report.totals.get(currency, 0) + balance
         if balance != posted_total:
@@ -47,6 +54,10 @@ def ledger_verify(*, record: bool = True) -> VerificationReport:
             report.violations.append(f"account {account_id} ({currency}): available {balance - held} is negative")
         if held < 0:
             report.violations.append(f"account {account_id} ({currency}): held {held} is negative")
+        if held != on_hold_total:
+            report.violations.append(
+                f"account {account_id} ({currency}): held {held} != sum of active holds {on_hold_total}"
+            )
     for currency, total in sorted(report.totals.items()):
         if total != 0:
             report.violations.append(f"currency {currency}: balances sum to {total}, not 0 (money not conserved)")

@@ -49,14 +49,10 @@ def end_user_list(*, caller: Caller) -> QuerySet[User]:
     return users
 
 
-def order_list(*, caller: Caller, filters: dict | None = None) -> QuerySet[Order]:
+def order_list(*, caller: Caller) -> QuerySet[Order]:
     orders = scope_to_caller(Order.objects.all(), caller)
     if caller.is_end_user:
         orders = orders.filter(user=caller.user)
-    filters = filters or {}
-    for field in ("user", "status", "side", "currency", "type"):
-        if filters.get(field) not in (None, ""):
-            orders = orders.filter(**{f"{field}_id" if field in ("user", "currency") else field: filters[field]})
     return orders
 
 
@@ -145,3 +141,10 @@ def position_list(*, user: User) -> list[Position]:
             )
         )
     return positions
+
+
+def conversion_list(*, caller: Caller) -> QuerySet[Conversion]:
+    conversions = scope_to_caller(Conversion.objects.all(), caller)
+    if caller.is_end_user:
+        conversions = conversions.filter(user=caller.user)
+    return conversions

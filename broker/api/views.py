@@ -1,0 +1,294 @@
+"""Currencies, rates, currency authorizations, quotes, orders, conversions and positions.
+
+Each view authenticates (settings), validates with a serializer, calls one service or selector
+and renders. Creating POSTs are `@idempotent`. Objects of another client answer 404.
+"""
+
+import django_filters
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from accounts import roles
+from accounts.api.base import CLIENT_PARAMETER, CallerViewMixin
+from accounts.callers import Caller
+from accounts.models import User
+from accounts.selectors import user_list
+from broker.api.serializers import (
+    ConversionCreateSerializer,
+    ConversionSerializer,
+    CurrencySerializer,
+    OrderCreateSerializer,
+    OrderSerializer,
+    QuoteCreateSerializer,
+    QuoteSerializer,
+    RateHistorySerializer,
+    RateSerializer,
+    RateUpdateSerializer,
+    UserCurrencyGrantSerializer,
+    UserCurrencySerializer,
+    UserPositionsSerializer,
+)
+from broker.models import Conversion, Order, Quote, Rate, RateHistory, Side
+from broker.selectors import (
+    conversion_list,
+    order_list,
+    position_list,
+    quote_list,
+    rate_history_list,
+    rate_list,
+    user_currency_list,
+)
+from broker.services import (
+    conversion_create,
+    order_cancel,
+    order_submit,
+    quote_create,
+    rate_update,
+    user_currency_grant,
+    user_currency_revoke,
+)
+from core.api.idempotency import idempotent
+from ledger.api.filters import CurrencyFilter, IdFilter
+from ledger.models import Currency
+
+ID_PATTERN = r"[0-9]+"
+CODE_PATTERN = r"[A-Za-z0-9]{2,10}"
+
+
+class IsOperationsStaff(BasePermission):
+    """Platform staff holding the Operations role (superusers pass)."""
+
+    message = "Only platform staff with the Operations role may change rates."
+
+    def has_permission(self, request, view) -> bool:
+        caller = request.auth
+        return isinstance(caller, Caller) and caller.is_platform_staff and roles.user_has_role(
+            caller.user, roles.OPERATIONS
+        )
+
+
+def _active_currency(code: str) -> Currency:
+    currency = Currency.objects.filter(code=code.upper(), is_active=True).first()
+    if currency is None:
+        raise NotFound(f"Unknown or inactive currency {code!r}.")
+    return currency
+
+
+class CurrencyViewSet(CallerViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Active currencies with their current USD price (null when there is no rate)."""
+
+    queryset = Currency.objects.none()
+    serializer_class = CurrencySerializer
+    pagination_class = None  # a short reference list
+    filterset_class = None
+    end_user_actions = {"list"}
+
+    def get_queryset(self):
+        return Currency.objects.filter(is_active=True).select_related("rate").order_by("code")
+
+
+@extend_schema_view(
+    update=extend_schema(
+        request=RateUpdateSerializer,
+        responses={200: RateSerializer},
+        summary="Set a rate (platform Operations staff)",
+    ),
+)
+class RateViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Current rates in USD. Stored locally and trusted; every change is kept in the history."""
+
+    queryset = Rate.objects.none()
+    serializer_class = RateSerializer
+    pagination_class = None
+    filterset_class = None
+    lookup_field = "currency"
+    lookup_value_regex = CODE_PATTERN
+    end_user_actions = {"list", "retrieve", "history"}
+
+    def get_queryset(self):
+        return rate_list()
+
+    def get_object(self):
+        rate = rate_list().filter(currency_id=_active_currency(self.kwargs["currency"]).code).first()
+        if rate is None:
+            raise NotFound("There is no rate for this currency.")
+        return rate
+
+    def get_permissions(self):
+        if self.action == "update":
+            return [IsOperationsStaff()]
+        return super().get_permissions()
+
+    def update(self, request, currency=None):
+        serializer = RateUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rate = rate_update(
+            currency=_active_currency(currency),
+            price_e8=serializer.validated_data["price"],
+            changed_by=self.caller.user,
+            source=RateHistory.Source.API,
+        )
+        return Response(RateSerializer(rate).data)
+
+    @extend_schema(responses={200: RateHistorySerializer(many=True)}, filters=False)
+    @action(detail=True, methods=["get"], pagination_class=viewsets.GenericViewSet.pagination_class)
+    def history(self, request, currency=None):
+        code = _active_currency(currency).code
+        page = self.paginate_queryset(rate_history_list(currency_code=code))
+        return self.get_paginated_response(RateHistorySerializer(page, many=True).data)
+
+
+class _UserScopedMixin(CallerViewMixin):
+    def get_user(self) -> User:
+        user = user_list(caller=self.caller).filter(pk=self.kwargs["user_pk"]).first()
+        if user is None:
+            raise NotFound("User not found.")
+        return user
+
+
+class UserCurrencyViewSet(_UserScopedMixin, viewsets.GenericViewSet):
+    """The currencies one user may transact (USD always), granted and revoked by the client."""
+
+    queryset = Currency.objects.none()
+    serializer_class = UserCurrencySerializer
+    pagination_class = None
+    filterset_class = None
+    lookup_field = "code"
+    lookup_value_regex = CODE_PATTERN
+    end_user_actions = {"list"}
+
+    @extend_schema(responses={200: UserCurrencySerializer(many=True)}, summary="Currencies this user can transact")
+    def list(self, request, user_pk=None):
+        return Response(UserCurrencySerializer(user_currency_list(user=self.get_user()), many=True).data)
+
+    @extend_schema(
+        request=UserCurrencyGrantSerializer,
+        responses={201: UserCurrencySerializer},
+        summary="Authorize the user for a currency the client offers",
+    )
+    @idempotent
+    def create(self, request, user_pk=None):
+        user = self.get_user()
+        serializer = UserCurrencyGrantSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        currency = serializer.validated_data["currency"]
+        user_currency_grant(user=user, currency=currency)
+        return Response(UserCurrencySerializer(currency).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: OpenApiResponse(description="Revoked.")}, summary="Revoke a currency")
+    def destroy(self, request, user_pk=None, code=None):
+        user_currency_revoke(user=self.get_user(), currency=_active_currency(code))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserPositionsViewSet(_UserScopedMixin, viewsets.GenericViewSet):
+    queryset = User.objects.none()
+    serializer_class = UserPositionsSerializer
+    pagination_class = None
+    filterset_class = None
+    end_user_actions = {"retrieve"}
+
+    @extend_schema(
+        operation_id="users_positions_retrieve",
+        responses={200: UserPositionsSerializer},
+        summary="Holdings per currency with average cost, market value and unrealized P&L",
+    )
+    def retrieve(self, request, user_pk=None):
+        user = self.get_user()
+        return Response(UserPositionsSerializer({"user": user.pk, "positions": position_list(user=user)}).data)
+
+
+@extend_schema_view(list=extend_schema(parameters=[CLIENT_PARAMETER]))
+class QuoteViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Firm prices, valid for QUOTE_TTL_SECONDS; execute one by submitting an order with `quote`."""
+
+    queryset = Quote.objects.none()
+    serializer_class = QuoteSerializer
+    filterset_class = None
+    lookup_value_regex = ID_PATTERN
+    end_user_actions = {"list", "retrieve", "create"}
+
+    def get_queryset(self):
+        return quote_list(caller=self.caller).select_related("currency")
+
+    @extend_schema(request=QuoteCreateSerializer, responses={201: QuoteSerializer})
+    @idempotent
+    def create(self, request):
+        serializer = QuoteCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        quote = quote_create(**serializer.validated_data)
+        return Response(QuoteSerializer(quote).data, status=status.HTTP_201_CREATED)
+
+
+class OrderFilter(django_filters.FilterSet):
+    user = IdFilter(field_name="user_id")
+    status = django_filters.ChoiceFilter(choices=Order.Status.choices)
+    side = django_filters.ChoiceFilter(choices=Side.choices)
+    type = django_filters.ChoiceFilter(choices=Order.Type.choices)
+    currency = CurrencyFilter(field_name="currency_id", max_length=10)
+
+    class Meta:
+        model = Order
+        fields = ["user", "status", "side", "type", "currency"]
+
+
+@extend_schema_view(list=extend_schema(parameters=[CLIENT_PARAMETER]))
+class OrderViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Orders are accepted (202, `submitted`) with their funds held, then executed by the worker."""
+
+    queryset = Order.objects.none()
+    serializer_class = OrderSerializer
+    filterset_class = OrderFilter
+    lookup_value_regex = ID_PATTERN
+    end_user_actions = {"list", "retrieve", "create", "cancel"}
+
+    def get_queryset(self):
+        return order_list(caller=self.caller).select_related("currency", "hold")
+
+    @extend_schema(request=OrderCreateSerializer, responses={202: OrderSerializer})
+    @idempotent
+    def create(self, request):
+        serializer = OrderCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        quote = data.pop("quote", None)
+        order = order_submit(
+            quote_id=quote.pk if quote is not None else None,
+            limit_price_e8=data.pop("limit_price", None),
+            stop_price_e8=data.pop("stop_price", None),
+            **data,
+        )
+        return Response(OrderSerializer(order).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: OrderSerializer})
+    @action(detail=True, methods=["post"], filterset_class=None)
+    @idempotent
+    def cancel(self, request, pk=None):
+        order = order_cancel(order=self.get_object())
+        return Response(OrderSerializer(order).data)
+
+
+@extend_schema_view(list=extend_schema(parameters=[CLIENT_PARAMETER]))
+class ConversionViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Currency conversions at the current rates: one journal entry each, all or nothing."""
+
+    queryset = Conversion.objects.none()
+    serializer_class = ConversionSerializer
+    filterset_class = None
+    lookup_value_regex = ID_PATTERN
+    end_user_actions = {"list", "retrieve", "create"}
+
+    def get_queryset(self):
+        return conversion_list(caller=self.caller).select_related("from_currency", "to_currency")
+
+    @extend_schema(request=ConversionCreateSerializer, responses={201: ConversionSerializer})
+    @idempotent
+    def create(self, request):
+        serializer = ConversionCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        conversion = conversion_create(**serializer.validated_data)
+        return Response(ConversionSerializer(conversion).data, status=status.HTTP_201_CREATED)

@@ -154,6 +154,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `kind`; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "CurrencyKindEnum": "ledger.models.Currency.Kind",
+        "JournalEntryKindEnum": "ledger.models.JournalEntry.Kind",
+    },
 }
 
 TASKS = {

@@ -3,8 +3,8 @@
 Checks: each account's balance equals the sum of its postings; each journal entry sums to zero
 per currency; the total of all balances per currency is zero (money is conserved: every unit a
 user holds is owed by a funding, inventory or fee account); no account that may not go negative
-is negative; `held` is within `balance` and equals the sum of the account's active holds. Works the same on SQLite and PostgreSQL (plain SQL
-aggregates, streamed, nothing held in memory per row).
+is negative; `held` is within `balance` and equals the sum of the account's active holds. Works
+the same on SQLite and PostgreSQL (plain SQL aggregates, streamed, nothing held in memory per row).
 """
 
 from dataclasses import dataclass, field

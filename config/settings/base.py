@@ -178,6 +178,8 @@ DEFAULT_FEE_BPS = env.int("DEFAULT_FEE_BPS", default=50)
 QUOTE_TTL_SECONDS = env.int("QUOTE_TTL_SECONDS", default=30)
 MARKET_ORDER_SLIPPAGE_BPS = env.int("MARKET_ORDER_SLIPPAGE_BPS", default=200)
 METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=False)
+# Bearer token a Prometheus scraper sends when metrics are not public (empty: staff session only).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Callables run inside the posting transaction of every journal entry (dotted paths). The ledger
 # stays ignorant of who listens; compliance review plugs in here.
 LEDGER_ENTRY_OBSERVERS = env.list(

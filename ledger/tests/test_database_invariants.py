@@ -4,6 +4,8 @@ Every test here bypasses the services and the model layer's validation (raw SQL 
 `.update()`), and shows the exact error the database raises.
 """
 
+from contextlib import contextmanager
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 
@@ -41,9 +43,11 @@ def insert_posting(*, entry_id: int, account_id: int, amount: int) -> None:
     )
 
 
+@contextmanager
 def refused(constraint: str):
-    """The statement fails with IntegrityError naming `constraint`, inside its own savepoint."""
-    return pytest.raises(IntegrityError, match=constraint)
+    """The statements fail with IntegrityError naming `constraint`, rolled back to a savepoint."""
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        yield
 
 
 # Check and unique constraints (both databases)
@@ -52,14 +56,14 @@ def refused(constraint: str):
 def test_a_user_balance_cannot_be_set_negative(alice_usd):
     before = ledger_state()
 
-    with refused("ledger_account_balance_non_negative"), transaction.atomic():
+    with refused("ledger_account_balance_non_negative"):
         Account.objects.filter(pk=alice_usd.pk).update(balance=-1, held=0)
 
     assert ledger_state() == before
 
 
 def test_held_cannot_exceed_the_balance(alice_usd):
-    with refused("ledger_account_held_within_balance"), transaction.atomic():
+    with refused("ledger_account_held_within_balance"):
         Account.objects.filter(pk=alice_usd.pk).update(held=100_001)
 
     assert Account.objects.get(pk=alice_usd.pk).held == 0
@@ -67,7 +71,7 @@ def test_held_cannot_exceed_the_balance(alice_usd):
 
 def test_held_cannot_be_negative_even_where_the_balance_may_be(usd_funding):
     # The funding account may go negative, so only held_non_negative stands in the way.
-    with refused("ledger_account_held_non_negative"), transaction.atomic():
+    with refused("ledger_account_held_non_negative"):
         Account.objects.filter(pk=usd_funding.pk).update(held=-1)
 
     assert Account.objects.get(pk=usd_funding.pk).held == 0
@@ -79,21 +83,21 @@ def test_a_system_account_that_may_go_negative_may_go_negative(usd_funding):
 
 
 def test_a_user_account_cannot_be_allowed_to_go_negative(alice_usd):
-    with refused("ledger_account_user_never_negative"), transaction.atomic():
+    with refused("ledger_account_user_never_negative"):
         Account.objects.filter(pk=alice_usd.pk).update(allows_negative=True)
 
     assert not Account.objects.get(pk=alice_usd.pk).allows_negative
 
 
 def test_a_user_account_must_belong_to_a_user(alice_usd):
-    with refused("ledger_account_user_matches_kind"), transaction.atomic():
+    with refused("ledger_account_user_matches_kind"):
         Account.objects.filter(pk=alice_usd.pk).update(kind=Account.Kind.FEE_REVENUE)
 
 
 def test_a_posting_cannot_be_zero(alice_usd, client_tenant):
     before = ledger_state()
 
-    with refused("ledger_posting_amount_non_zero"), transaction.atomic():
+    with refused("ledger_posting_amount_non_zero"):
         entry_id = insert_entry(client_id=client_tenant.pk)
         insert_posting(entry_id=entry_id, account_id=alice_usd.pk, amount=0)
 
@@ -102,18 +106,16 @@ def test_a_posting_cannot_be_zero(alice_usd, client_tenant):
 
 def test_a_user_has_one_account_per_currency(alice, alice_usd):
     with refused("ledger_account_one_per_user_currency|UNIQUE constraint failed: ledger_account.user_id"):
-        with transaction.atomic():
-            insert_account(client_id=alice.client_id, user_id=alice.pk, currency="USD", kind="user",
-                           allows_negative=False)
+        insert_account(client_id=alice.client_id, user_id=alice.pk, currency="USD", kind="user",
+                       allows_negative=False)
 
     assert Account.objects.filter(user=alice).count() == 1
 
 
 def test_a_client_has_one_system_account_per_kind_and_currency(usd_funding, client_tenant):
     with refused("ledger_account_one_system_account_per_kind|UNIQUE constraint failed: ledger_account.client_id"):
-        with transaction.atomic():
-            insert_account(client_id=client_tenant.pk, user_id=None, currency="USD", kind="funding",
-                           allows_negative=True)
+        insert_account(client_id=client_tenant.pk, user_id=None, currency="USD", kind="funding",
+                       allows_negative=True)
 
     assert Account.objects.filter(client=client_tenant, kind="funding").count() == 1
 
@@ -126,8 +128,7 @@ def test_an_entry_is_reversed_at_most_once(alice_usd, bob_usd):
 
     # when a second reversal row is written directly, then the one-to-one column refuses it
     with refused("ledger_journalentry_reverses_id|UNIQUE constraint failed: ledger_journalentry.reverses_id"):
-        with transaction.atomic():
-            insert_entry(client_id=original.client_id, reverses_id=original.pk)
+        insert_entry(client_id=original.client_id, reverses_id=original.pk)
 
     assert ledger_state() == before
 
@@ -135,7 +136,7 @@ def test_an_entry_is_reversed_at_most_once(alice_usd, bob_usd):
 def test_a_hold_must_be_positive(alice_usd):
     hold = hold_create(account=alice_usd, amount=100)
 
-    with refused("ledger_hold_amount_positive"), transaction.atomic():
+    with refused("ledger_hold_amount_positive"):
         Hold.objects.filter(pk=hold.pk).update(amount=0)
 
 
@@ -150,7 +151,7 @@ def transfer(alice_usd, bob_usd):
 def test_a_posting_cannot_be_updated(transfer):
     before = ledger_state()
 
-    with refused("ledger_posting rows are immutable"), transaction.atomic():
+    with refused("ledger_posting rows are immutable"):
         Posting.objects.filter(entry=transfer).update(amount=5)
 
     assert ledger_state() == before
@@ -158,14 +159,14 @@ def test_a_posting_cannot_be_updated(transfer):
 
 
 def test_a_journal_entry_cannot_be_updated(transfer):
-    with refused("ledger_journalentry rows are immutable"), transaction.atomic():
+    with refused("ledger_journalentry rows are immutable"):
         JournalEntry.objects.filter(pk=transfer.pk).update(reference="rewritten")
 
     assert JournalEntry.objects.get(pk=transfer.pk).reference == ""
 
 
 def test_a_posting_cannot_be_updated_by_raw_sql(transfer):
-    with refused("ledger_posting rows are immutable"), transaction.atomic():
+    with refused("ledger_posting rows are immutable"):
         execute("UPDATE ledger_posting SET account_id = account_id WHERE entry_id = %s", [transfer.pk])
 
 
@@ -178,7 +179,7 @@ def deletes_are_refused(db):
 def test_a_posting_cannot_be_deleted(deletes_are_refused, transfer):
     before = ledger_state()
 
-    with refused("ledger_posting rows are immutable"), transaction.atomic():
+    with refused("ledger_posting rows are immutable"):
         execute("DELETE FROM ledger_posting WHERE entry_id = %s", [transfer.pk])
 
     assert ledger_state() == before
@@ -189,7 +190,7 @@ def test_a_journal_entry_cannot_be_deleted(deletes_are_refused, alice_usd, clien
     with transaction.atomic():
         entry_id = insert_entry(client_id=client_tenant.pk)
 
-    with refused("ledger_journalentry rows are immutable"), transaction.atomic():
+    with refused("ledger_journalentry rows are immutable"):
         execute("DELETE FROM ledger_journalentry WHERE id = %s", [entry_id])
 
     assert JournalEntry.objects.filter(pk=entry_id).exists()
@@ -215,11 +216,13 @@ def test_an_unbalanced_entry_is_refused_at_commit(committed_accounts):
     before = ledger_state()
 
     # when an entry with a single posting is written by raw SQL, then each INSERT succeeds …
-    with pytest.raises(IntegrityError, match=r"journal entry \d+ does not balance in USD") as caught:
-        with transaction.atomic():
-            entry_id = insert_entry(client_id=source.client_id)
-            insert_posting(entry_id=entry_id, account_id=destination.pk, amount=500)
-            inserted = True
+    with (
+        pytest.raises(IntegrityError, match=r"journal entry \d+ does not balance in USD") as caught,
+        transaction.atomic(),
+    ):
+        entry_id = insert_entry(client_id=source.client_id)
+        insert_posting(entry_id=entry_id, account_id=destination.pk, amount=500)
+        inserted = True
     # … and COMMIT is what fails, naming the entry
     assert inserted
     assert f"journal entry {entry_id} does not balance in USD" in str(caught.value)
@@ -231,11 +234,13 @@ def test_an_entry_balanced_in_total_but_not_per_currency_is_refused_at_commit(co
     source, _, bitcoin = committed_accounts
     before = ledger_state()
 
-    with pytest.raises(IntegrityError, match=r"journal entry \d+ does not balance in (USD|BTC)"):
-        with transaction.atomic():
-            entry_id = insert_entry(client_id=source.client_id)
-            insert_posting(entry_id=entry_id, account_id=source.pk, amount=-500)
-            insert_posting(entry_id=entry_id, account_id=bitcoin.pk, amount=500)
+    with (
+        pytest.raises(IntegrityError, match=r"journal entry \d+ does not balance in (USD|BTC)"),
+        transaction.atomic(),
+    ):
+        entry_id = insert_entry(client_id=source.client_id)
+        insert_posting(entry_id=entry_id, account_id=source.pk, amount=-500)
+        insert_posting(entry_id=entry_id, account_id=bitcoin.pk, amount=500)
 
     assert ledger_state() == before
 
@@ -262,9 +267,8 @@ def test_the_zero_sum_trigger_fires_at_once_when_made_immediate(committed_accoun
     # fails. This shows the check above passed because it is deferred, not because it is absent.
     source, destination, _ = committed_accounts
 
-    with pytest.raises(IntegrityError, match=r"journal entry \d+ does not balance in USD"):
-        with transaction.atomic():
-            execute("SET CONSTRAINTS ledger_posting_entry_balanced IMMEDIATE")
-            entry_id = insert_entry(client_id=source.client_id)
-            insert_posting(entry_id=entry_id, account_id=destination.pk, amount=500)
-            pytest.fail("the INSERT should have been refused before commit")
+    with pytest.raises(IntegrityError, match=r"journal entry \d+ does not balance in USD"), transaction.atomic():
+        execute("SET CONSTRAINTS ledger_posting_entry_balanced IMMEDIATE")
+        entry_id = insert_entry(client_id=source.client_id)
+        insert_posting(entry_id=entry_id, account_id=destination.pk, amount=500)
+        pytest.fail("the INSERT should have been refused before commit")

@@ -1,0 +1,115 @@
+"""Clients, users and API keys in admin: lists, search, filters and audited edits.
+
+These are the accounts app's own views of its models. The back-office actions that reach across
+apps (issuing keys with an audit event, freezing, the ledger and order inlines) are added by
+`operations.admin`, which re-registers these classes extended, so accounts imports nothing above it.
+"""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count, Q
+
+from accounts.models import ApiKey, Client, User
+from audit.admin import AuditedModelAdmin
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    fields = ("prefix", "name", "created_at", "expires_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # keys are issued on their own page, which shows the plaintext once
+
+
+@admin.register(Client)
+class ClientAdmin(AuditedModelAdmin):
+    list_display = ("name", "slug", "is_active", "fee_bps", "user_count", "active_key_count", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "slug")
+    date_hierarchy = "created_at"
+    fields = ("name", "slug", "is_active", "fee_bps", "created_at")
+    readonly_fields = ("created_at",)
+    inlines = [ApiKeyInline]
+
+    def get_queryset(self, request):
+        # Counted in the list query itself: one query for the page, not two per row.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                user_total=Count("users", distinct=True),
+                active_key_total=Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True), distinct=True),
+            )
+        )
+
+    @admin.display(description="users", ordering="user_total")
+    def user_count(self, client: Client) -> int:
+        return client.user_total
+
+    @admin.display(description="active keys", ordering="active_key_total")
+    def active_key_count(self, client: Client) -> int:
+        return client.active_key_total
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # tenants are deactivated, never deleted
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "client", "name", "is_revoked", "created_at", "last_used_at", "expires_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "client")
+    search_fields = ("prefix", "name", "client__name", "client__slug")
+    date_hierarchy = "created_at"
+    list_select_related = ("client",)
+    fields = ("client", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+
+    @admin.display(boolean=True, description="revoked")
+    def is_revoked(self, key: ApiKey) -> bool:
+        return key.revoked_at is not None
+
+    def has_add_permission(self, request) -> bool:
+        return False  # issued from the client page, where the plaintext is shown once
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(User)
+class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
+    list_display = ("username", "kind", "client", "external_id", "email", "is_active", "is_frozen", "is_staff",
+                    "created_at")
+    list_filter = ("kind", "is_active", "is_frozen", "is_staff", "groups", "client")
+    search_fields = ("username", "external_id", "email", "name", "client__name", "client__slug")
+    date_hierarchy = "created_at"
+    list_select_related = ("client",)
+    ordering = ("-id",)
+    # Frozen changes only through the audited freeze actions, never by ticking a box.
+    readonly_fields = ("is_frozen", "last_login", "date_joined", "created_at")
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Identity", {"fields": ("kind", "client", "external_id", "name", "first_name", "last_name", "email")}),
+        ("Status", {"fields": ("is_active", "is_frozen")}),
+        ("Staff access", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("last_login", "date_joined", "created_at")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "kind", "client", "external_id", "email",
+                                                 "usable_password", "password1", "password2")}),
+    )
+    # Only a superuser grants roles or staff access: an Operations user who may change users must
+    # not be able to promote themselves (or anyone) into another role.
+    privilege_fields = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += list(self.privilege_fields)
+        return fields
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # users are deactivated, never deleted (history stays for audit)

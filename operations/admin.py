@@ -1,0 +1,276 @@
+"""The back office: the review queue, compliance rules, and the cross-app admin actions.
+
+This app sits at the top of the import graph, so it extends the accounts admin here with what
+needs other apps: issuing API keys (plaintext shown once), revoking keys, freezing and
+deactivating users, and a user's accounts, authorizations, orders and review items inline.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from accounts.admin import ApiKeyAdmin, ClientAdmin, UserAdmin
+from accounts.models import ApiKey, Client, User
+from audit.services import audit_record
+from core.errors import DomainError
+from ledger.models import Account, CurrencyAuthorization
+from ledger.money import from_minor_units
+from operations.models import ComplianceRule, ReviewItem
+from operations.services import (
+    review_item_resolve,
+    staff_api_key_issue,
+    staff_api_key_revoke,
+    staff_client_create,
+    staff_user_deactivate,
+    user_freeze,
+    user_unfreeze,
+)
+
+
+@admin.register(ComplianceRule)
+class ComplianceRuleAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "currency", "threshold_usd", "threshold_minor", "max_movements",
+                    "window_minutes", "is_active")
+    list_filter = ("kind", "is_active", "currency")
+    search_fields = ("name",)
+    list_select_related = ("currency",)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # review items point at their rule; deactivate instead
+
+
+@admin.register(ReviewItem)
+class ReviewItemAdmin(admin.ModelAdmin):
+    list_display = ("id", "created_at", "status", "rule", "client", "user", "entry", "detail", "resolved_by")
+    list_filter = ("status", "rule", "client")
+    search_fields = ("=id", "user__external_id", "user__email", "client__name", "detail", "=entry__id")
+    date_hierarchy = "created_at"
+    list_select_related = ("rule", "client", "user__client", "entry", "resolved_by")
+    readonly_fields = ("client", "user", "entry", "rule", "detail", "status", "resolved_by", "resolved_at",
+                       "created_at")
+    fields = readonly_fields + ("note",)
+    actions = ["clear_items", "escalate_items"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request)
+
+    def _resolve(self, request, queryset, status: str) -> None:
+        done = 0
+        for item in queryset:
+            try:
+                review_item_resolve(actor=request.user, item=item, status=status, note=item.note)
+                done += 1
+            except DomainError as error:
+                self.message_user(request, f"Review item {item.pk}: {error.detail}", messages.WARNING)
+        self.message_user(request, f"{done} review item(s) {status}.", messages.SUCCESS)
+
+    @admin.action(description="Clear selected review items", permissions=["change"])
+    def clear_items(self, request, queryset):
+        self._resolve(request, queryset, ReviewItem.Status.CLEARED)
+
+    @admin.action(description="Escalate selected review items", permissions=["change"])
+    def escalate_items(self, request, queryset):
+        self._resolve(request, queryset, ReviewItem.Status.ESCALATED)
+
+    def save_model(self, request, obj, form, change):
+        # Only the note is editable; status moves through the audited actions.
+        ReviewItem.objects.filter(pk=obj.pk).update(note=obj.note)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReviewItemInline(admin.TabularInline):
+    model = ReviewItem
+    fk_name = "user"
+    fields = ("created_at", "rule", "entry", "status", "detail")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("rule", "entry")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class AccountInline(admin.TabularInline):
+    model = Account
+    fields = ("currency", "kind", "balance_display", "held_display", "is_active", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("currency")
+
+    @admin.display(description="balance")
+    def balance_display(self, account: Account) -> str:
+        return from_minor_units(account.balance, scale=account.currency.scale)
+
+    @admin.display(description="held")
+    def held_display(self, account: Account) -> str:
+        return from_minor_units(account.held, scale=account.currency.scale)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class CurrencyAuthorizationInline(admin.TabularInline):
+    model = CurrencyAuthorization
+    fields = ("currency", "created_at")
+    readonly_fields = ("created_at",)
+    extra = 0
+
+
+class ApiKeyIssueForm(forms.Form):
+    name = forms.CharField(max_length=100, required=False, help_text="What the key is for (shown in lists).")
+    expires_at = forms.DateTimeField(required=False, help_text="Optional, UTC: YYYY-MM-DD HH:MM.")
+
+
+admin.site.unregister(Client)
+
+
+@admin.register(Client)
+class BackOfficeClientAdmin(ClientAdmin):
+    change_form_template = "admin/accounts/client/change_form.html"
+
+    def get_inlines(self, request, obj):
+        from broker.admin import OfferedCurrencyInline
+
+        return [*super().get_inlines(request, obj), OfferedCurrencyInline]
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:client_id>/issue-api-key/",
+                self.admin_site.admin_view(self.issue_api_key_view),
+                name="accounts_client_issue_api_key",
+            ),
+            *super().get_urls(),
+        ]
+
+    def issue_api_key_view(self, request, client_id: int):
+        if not request.user.has_perm("accounts.add_apikey"):
+            raise PermissionDenied
+        client = get_object_or_404(Client, pk=client_id)
+        form = ApiKeyIssueForm(request.POST or None)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": client,
+            "client": client,
+            "form": form,
+            "title": f"Issue an API key for {client}",
+        }
+        if request.method == "POST" and form.is_valid():
+            key, plaintext = staff_api_key_issue(
+                actor=request.user, client=client, name=form.cleaned_data["name"],
+                expires_at=form.cleaned_data["expires_at"],
+            )
+            response = TemplateResponse(
+                request,
+                "admin/accounts/client/api_key_issued.html",
+                {**context, "key": key, "plaintext": plaintext, "title": "API key issued"},
+            )
+            # This response is the only copy of the secret: no cache may keep it.
+            response["Cache-Control"] = "no-store"
+            return response
+        return TemplateResponse(request, "admin/accounts/client/issue_api_key.html", context)
+
+    def save_formset(self, request, form, formset, change):
+        from broker.models import OfferedCurrency
+
+        if formset.model is not OfferedCurrency:
+            return super().save_formset(request, form, formset, change)
+        # Offered currencies change through the brokerage's services, each with an audit event.
+        from broker.services import offered_currency_add, offered_currency_remove
+
+        client = form.instance
+        for offered in formset.save(commit=False):
+            if offered.pk is None:
+                offered_currency_add(client=client, currency=offered.currency)
+                audit_record(actor=request.user, action="broker.offered_currency_add", obj=client,
+                             after={"currency": offered.currency_id})
+        for offered in formset.deleted_objects:
+            offered_currency_remove(client=client, currency=offered.currency)
+            audit_record(actor=request.user, action="broker.offered_currency_remove", obj=client,
+                         before={"currency": offered.currency_id})
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        created = staff_client_create(actor=request.user, name=obj.name, slug=obj.slug, fee_bps=obj.fee_bps)
+        if not obj.is_active:
+            Client.objects.filter(pk=created.pk).update(is_active=False)
+        obj.pk, obj.created_at = created.pk, created.created_at
+
+
+admin.site.unregister(ApiKey)
+
+
+@admin.register(ApiKey)
+class BackOfficeApiKeyAdmin(ApiKeyAdmin):
+    actions = ["revoke_keys"]
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke_keys(self, request, queryset):
+        revoked = 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            staff_api_key_revoke(actor=request.user, key=key)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return redirect(reverse("admin:accounts_client_changelist"))
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class BackOfficeUserAdmin(UserAdmin):
+    actions = ["freeze_users", "unfreeze_users", "deactivate_users"]
+
+    def get_inlines(self, request, obj):
+        if obj is None or not obj.is_end_user:
+            return []
+        from broker.admin import OrderInline
+
+        return [AccountInline, CurrencyAuthorizationInline, OrderInline, ReviewItemInline]
+
+    @admin.action(description="Freeze selected users (no money movement)", permissions=["freeze"])
+    def freeze_users(self, request, queryset):
+        for user in queryset:
+            user_freeze(actor=request.user, user=user, reason="admin action")
+        self.message_user(request, "Froze the selected user(s).", messages.SUCCESS)
+
+    @admin.action(description="Unfreeze selected users", permissions=["freeze"])
+    def unfreeze_users(self, request, queryset):
+        for user in queryset:
+            user_unfreeze(actor=request.user, user=user, reason="admin action")
+        self.message_user(request, "Unfroze the selected user(s).", messages.SUCCESS)
+
+    @admin.action(description="Deactivate selected users", permissions=["change"])
+    def deactivate_users(self, request, queryset):
+        for user in queryset.exclude(pk=request.user.pk):
+            staff_user_deactivate(actor=request.user, user=user)
+        self.message_user(request, "Deactivated the selected user(s).", messages.SUCCESS)
+
+    def has_freeze_permission(self, request) -> bool:
+        return request.user.has_perm("operations.freeze_user")

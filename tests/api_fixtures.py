@@ -10,12 +10,14 @@ from accounts.models import ApiKey, Client, User
 from accounts.services import api_key_create
 from accounts.tokens import end_user_token_mint
 from ledger.models import Account, JournalEntry, Posting
+from ledger.services import transfer_create
 from tests.factories import ClientFactory, EndUserFactory, open_account
 
 
 @dataclass
 class Tenant:
-    """A client with an API key and one funded end user (USD 100.00, BTC 1.00000000)."""
+    """A client with an API key, one funded end user (USD 99.00 after a 1.00 transfer to the
+    peer, BTC 1.00000000) and a peer with a USD account."""
 
     client: Client
     api_key: ApiKey
@@ -23,6 +25,9 @@ class Tenant:
     user: User
     usd: Account
     btc: Account
+    peer: User
+    peer_usd: Account
+    transfer: JournalEntry
 
     @property
     def auth(self) -> dict:
@@ -35,7 +40,22 @@ def make_tenant() -> Tenant:
     user = EndUserFactory(client=client)
     usd = open_account(user, "USD", deposit=100_00)
     btc = open_account(user, "BTC", deposit=1_00000000)
-    return Tenant(client=client, api_key=api_key, plaintext_key=plaintext, user=user, usd=usd, btc=btc)
+    peer = EndUserFactory(client=client)
+    peer_usd = open_account(peer, "USD")
+    transfer = transfer_create(from_account=usd, to_account=peer_usd, amount=1_00)
+    usd.refresh_from_db()
+    peer_usd.refresh_from_db()
+    return Tenant(
+        client=client,
+        api_key=api_key,
+        plaintext_key=plaintext,
+        user=user,
+        usd=usd,
+        btc=btc,
+        peer=peer,
+        peer_usd=peer_usd,
+        transfer=transfer,
+    )
 
 
 def end_user_auth(user: User) -> dict:

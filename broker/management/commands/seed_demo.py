@@ -1,6 +1,7 @@
 """Demo data for `make run`, safe to run any number of times.
 
-Creates (once) an admin login, a demo client with two funded end users, and on every run issues
+Creates (once) an admin login, demo rates for every currency that has none, a demo client with
+two funded end users, and on every run issues
 a fresh demo API key (revoking the previous demo key), since a key's plaintext cannot be shown
 twice. Refuses to run with DEBUG off: the admin password is public.
 """
@@ -13,12 +14,26 @@ from django.db import transaction
 
 from accounts.models import ApiKey, Client, User
 from accounts.services import api_key_create, api_key_revoke, client_create
+from broker.models import Rate, RateHistory
+from broker.services import rate_update
 from ledger.models import Currency
 from ledger.services import account_create, currency_authorization_grant, deposit_create
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"  # noqa: S105 - development-only demo login, refused when DEBUG is off
 DEMO_KEY_NAME = "demo (make run)"
+# USD per whole unit, as price_e8 (× 10**8). Set only where no rate exists, so re-running the
+# command never undoes a rate an operator changed.
+DEMO_RATES = {
+    "BTC": 65_000 * 10**8,
+    "ETH": 3_200 * 10**8,
+    "BNB": 580 * 10**8,
+    "DOGE": 15_000_000,  # 0.15
+    "MATIC": 70_000_000,  # 0.70
+    "USDT": 100_000_000,  # 1.00
+    "EUR": 108_000_000,  # 1.08
+    "MXN": 5_800_000,  # 0.058
+}
 DEMO_USERS = [
     ("alice", "alice@example.com", "Alice Example", {"USD": 1_000_000, "BTC": 50_000_000}),
     ("bob", "bob@example.com", "Bob Example", {"USD": 250_000, "BTC": 0}),
@@ -36,6 +51,7 @@ class Command(BaseCommand):
             raise CommandError("seed_demo creates a public admin password; it runs only with DEBUG on.")
         with transaction.atomic():
             self._admin()
+            self._rates()
             client = Client.objects.filter(slug="demo").first() or client_create(name="Demo Fintech", slug="demo")
             for external_id, email, name, deposits in DEMO_USERS:
                 self._user(client, external_id, email, name, deposits)
@@ -58,6 +74,12 @@ class Command(BaseCommand):
     def _admin(self) -> None:
         if not User.objects.filter(username=ADMIN_USERNAME).exists():
             User.objects.create_superuser(ADMIN_USERNAME, "admin@example.com", ADMIN_PASSWORD)
+
+    def _rates(self) -> None:
+        existing = set(Rate.objects.values_list("currency_id", flat=True))
+        for code, price_e8 in DEMO_RATES.items():
+            if code not in existing and Currency.objects.filter(code=code, is_active=True).exists():
+                rate_update(currency=code, price_e8=price_e8, source=RateHistory.Source.DEMO)
 
     def _user(self, client: Client, external_id: str, email: str, name: str, deposits: dict[str, int]) -> None:
         if User.objects.filter(client=client, external_id=external_id).exists():

@@ -8,7 +8,7 @@ class AuditEvent(models.Model):
     """One staff action or key lifecycle event, written in the transaction that made the change.
 
     Rows are never updated or deleted: admin grants no change or delete permission, and on
-    PostgreSQL (and SQLite) a trigger refuses UPDATE and DELETE (migration 0002). Foreign keys
+    PostgreSQL a trigger refuses UPDATE and DELETE (on SQLite, UPDATE; migration 0002). Foreign keys
     PROTECT: an audited user or client cannot be deleted (they are deactivated instead). The object
     is stored as type, id and text so an event can point at any model, including deleted rows.
     """

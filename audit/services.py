@@ -49,6 +49,8 @@ def audit_record(
 def _client_id(client: Any, obj: models.Model | None) -> int | None:
     if client is not None:
         return client if isinstance(client, int) else client.pk
+    if obj is not None and obj._meta.label == "accounts.Client":
+        return obj.pk
     return getattr(obj, "client_id", None)
 
 

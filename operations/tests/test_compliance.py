@@ -1,0 +1,138 @@
+"""Compliance rules run inside every posting transaction and queue review items."""
+
+import pytest
+
+from broker.services import rate_update
+from ledger.services import deposit_create, transfer_create, withdrawal_create
+from operations.compliance import compliance_observe_entry
+from operations.models import ComplianceRule, ReviewItem
+from tests.factories import open_account
+
+
+@pytest.fixture
+def only_rule(db):
+    """Deactivate the seeded rules; each test activates the one it exercises."""
+    ComplianceRule.objects.update(is_active=False)
+
+    def make(**fields):
+        return ComplianceRule.objects.create(name="rule under test", **fields)
+
+    return make
+
+
+def test_the_observer_is_installed_by_default(settings):
+    assert "operations.compliance.compliance_observe_entry" in settings.LEDGER_ENTRY_OBSERVERS
+
+
+def test_deposit_above_usd_threshold_opens_a_review_item(only_rule, alice):
+    rule = only_rule(kind="large_movement", threshold_usd=1_000_000)
+    account = open_account(alice, "USD")
+    # when a deposit of 10,000.01 arrives
+    entry = deposit_create(account=account, amount=1_000_001)
+    # then one open review item points at the user, the entry and the rule
+    item = ReviewItem.objects.get()
+    assert (item.user, item.entry, item.rule, item.status) == (alice, entry, rule, ReviewItem.Status.OPEN)
+    assert item.client_id == alice.client_id
+
+
+def test_movement_at_the_threshold_is_not_flagged(only_rule, alice):
+    only_rule(kind="large_movement", threshold_usd=1_000_000)
+    deposit_create(account=open_account(alice, "USD"), amount=1_000_000)
+    assert not ReviewItem.objects.exists()
+
+
+def test_crypto_is_valued_at_the_broker_rate(only_rule, alice):
+    only_rule(kind="large_movement", threshold_usd=1_000_000)
+    rate_update(currency="BTC", price_e8=60_000 * 10**8, source="demo")
+    account = open_account(alice, "BTC")
+    deposit_create(account=account, amount=16_000_000)  # 0.16 BTC = 9,600 USD: under
+    assert not ReviewItem.objects.exists()
+    deposit_create(account=account, amount=17_000_000)  # 0.17 BTC = 10,200 USD: over
+    assert ReviewItem.objects.count() == 1
+
+
+def test_without_a_rate_the_per_currency_threshold_applies(only_rule, alice):
+    only_rule(kind="large_movement", threshold_usd=1_000_000)
+    only_rule(kind="large_movement", currency_id="ETH", threshold_minor=5 * 10**9)
+    account = open_account(alice, "ETH")
+    deposit_create(account=account, amount=5 * 10**9)
+    assert not ReviewItem.objects.exists()
+    deposit_create(account=account, amount=5 * 10**9 + 1)
+    assert ReviewItem.objects.get().rule.currency_id == "ETH"
+
+
+def test_more_than_n_movements_per_hour_is_flagged_once(only_rule, alice_usd, bob_usd):
+    rule = only_rule(kind="velocity", max_movements=3)
+    # alice already has her funding deposit (1 movement); three transfers make four
+    for _ in range(3):
+        transfer_create(from_account=alice_usd, to_account=bob_usd, amount=100)
+    assert ReviewItem.objects.filter(user=alice_usd.user, rule=rule).count() == 1
+    transfer_create(from_account=alice_usd, to_account=bob_usd, amount=100)
+    assert ReviewItem.objects.filter(user=alice_usd.user, rule=rule).count() == 1
+
+
+def test_withdrawal_right_after_a_large_deposit_is_flagged(only_rule, alice):
+    rule = only_rule(kind="withdrawal_after_deposit", threshold_usd=500_000)
+    account = open_account(alice, "USD")
+    deposit_create(account=account, amount=600_000)
+    assert not ReviewItem.objects.exists()
+    withdrawal = withdrawal_create(account=account, amount=100)
+    assert ReviewItem.objects.get(rule=rule).entry == withdrawal
+
+
+def test_withdrawal_after_a_small_deposit_is_not_flagged(only_rule, alice):
+    only_rule(kind="withdrawal_after_deposit", threshold_usd=500_000)
+    account = open_account(alice, "USD")
+    deposit_create(account=account, amount=400_000)
+    withdrawal_create(account=account, amount=100)
+    assert not ReviewItem.objects.exists()
+
+
+def test_movements_between_system_accounts_only_are_not_evaluated(only_rule, tenant):
+    from ledger.models import Account
+    from ledger.services import Leg, entry_post, system_account_get
+
+    only_rule(kind="large_movement", threshold_usd=1)
+    funding = system_account_get(client=tenant, currency="USD", kind=Account.Kind.FUNDING)
+    inventory = system_account_get(client=tenant, currency="USD", kind=Account.Kind.INVENTORY)
+    entry = entry_post(client_id=tenant.pk, kind="adjustment", legs=[Leg(funding, -5), Leg(inventory, 5)])
+    assert compliance_observe_entry(entry=entry, legs=[]) == []
+    assert not ReviewItem.objects.exists()
+
+
+def test_compliance_clears_and_escalates_review_items_in_admin(client, only_rule, compliance_user, alice):
+    from django.urls import reverse
+
+    from audit.models import AuditEvent
+
+    only_rule(kind="large_movement", threshold_usd=1)
+    account = open_account(alice, "USD")
+    deposit_create(account=account, amount=500)
+    deposit_create(account=account, amount=600)
+    first, second = ReviewItem.objects.order_by("id")
+    client.force_login(compliance_user)
+    url = reverse("admin:operations_reviewitem_changelist")
+    client.post(url, {"action": "clear_items", "_selected_action": [first.pk]})
+    client.post(url, {"action": "escalate_items", "_selected_action": [second.pk]})
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.resolved_by) == (ReviewItem.Status.CLEARED, compliance_user)
+    assert second.status == ReviewItem.Status.ESCALATED
+    assert AuditEvent.objects.filter(action__startswith="operations.review_item_").count() == 2
+    # a cleared item cannot be escalated afterwards
+    client.post(url, {"action": "escalate_items", "_selected_action": [first.pk]})
+    first.refresh_from_db()
+    assert first.status == ReviewItem.Status.CLEARED
+
+
+def test_operations_cannot_work_the_review_queue(client, only_rule, operations_user, alice):
+    from django.urls import reverse
+
+    only_rule(kind="large_movement", threshold_usd=1)
+    deposit_create(account=open_account(alice, "USD"), amount=500)
+    item = ReviewItem.objects.get()
+    client.force_login(operations_user)
+    client.post(reverse("admin:operations_reviewitem_changelist"),
+                {"action": "clear_items", "_selected_action": [item.pk]})
+    item.refresh_from_db()
+    assert item.status == ReviewItem.Status.OPEN

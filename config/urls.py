@@ -11,3 +11,5 @@ urlpatterns = [
     path("readyz", operations_views.readyz, name="readyz"),
     path("metrics", operations_views.metrics, name="metrics"),
 ]
+
+handler404 = "core.api.views.not_found"

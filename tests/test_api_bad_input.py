@@ -69,27 +69,27 @@ def test_a_json_number_with_exact_places_is_parsed_exactly(api, tenant):
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        ("/api/v1/deposits/", {}),
-        ("/api/v1/deposits/", {"account": "abc", "amount": "1"}),
-        ("/api/v1/deposits/", {"account": -1, "amount": "1"}),
-        ("/api/v1/deposits/", {"account": 1.5, "amount": "1"}),
-        ("/api/v1/withdrawals/", {"amount": "1"}),
-        ("/api/v1/transfers/", {"from_account": None, "to_account": 1, "amount": "1"}),
-        ("/api/v1/transfers/", {"from_account": [1], "to_account": 1, "amount": "1"}),
-        ("/api/v1/deposits/", {"account": 1, "amount": "1", "metadata": ["not", "an", "object"]}),
-        ("/api/v1/deposits/", {"account": 1, "amount": "1", "metadata": {"rate": 1.5}}),
-        ("/api/v1/deposits/", {"account": 1, "amount": "1", "metadata": {"x": "\u0000"}}),
-        ("/api/v1/deposits/", {"account": 1, "amount": "1", "reference": "r" * 201}),
-        ("/api/v1/accounts/", {"user": 1}),
-        ("/api/v1/accounts/", {"user": 1, "currency": 5}),
-        ("/api/v1/users/", {}),
-        ("/api/v1/users/", {"external_id": "", "email": "x@example.com"}),
-        ("/api/v1/users/", {"external_id": "e", "email": "not-an-email"}),
+        ("/api/v1/deposits/", lambda t: {}),
+        ("/api/v1/deposits/", lambda t: {"account": "abc", "amount": "1"}),
+        ("/api/v1/deposits/", lambda t: {"account": -1, "amount": "1"}),
+        ("/api/v1/deposits/", lambda t: {"account": 1.5, "amount": "1"}),
+        ("/api/v1/withdrawals/", lambda t: {"amount": "1"}),
+        ("/api/v1/transfers/", lambda t: {"from_account": None, "to_account": t.peer_usd.pk, "amount": "1"}),
+        ("/api/v1/transfers/", lambda t: {"from_account": [1], "to_account": t.peer_usd.pk, "amount": "1"}),
+        ("/api/v1/deposits/", lambda t: {"account": t.usd.pk, "amount": "1", "metadata": ["not", "an", "object"]}),
+        ("/api/v1/deposits/", lambda t: {"account": t.usd.pk, "amount": "1", "metadata": {"rate": 1.5}}),
+        ("/api/v1/deposits/", lambda t: {"account": t.usd.pk, "amount": "1", "metadata": {"x": "\u0000"}}),
+        ("/api/v1/deposits/", lambda t: {"account": t.usd.pk, "amount": "1", "reference": "r" * 201}),
+        ("/api/v1/accounts/", lambda t: {"user": t.peer.pk}),
+        ("/api/v1/accounts/", lambda t: {"user": t.peer.pk, "currency": 5}),
+        ("/api/v1/users/", lambda t: {}),
+        ("/api/v1/users/", lambda t: {"external_id": "", "email": "x@example.com"}),
+        ("/api/v1/users/", lambda t: {"external_id": "e", "email": "not-an-email"}),
     ],
 )
 def test_wrong_types_and_missing_fields_are_400_with_a_code_and_change_nothing(api, tenant, path, body):
     before, users = ledger_snapshot(), User.objects.count()
-    response = api.post(path, body, format="json", **tenant.auth)
+    response = api.post(path, body(tenant), format="json", **tenant.auth)
     assert response.status_code == 400, response.content
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"]

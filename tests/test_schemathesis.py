@@ -6,6 +6,8 @@ import json
 import pytest
 import schemathesis
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
@@ -15,7 +17,18 @@ from tests.api_fixtures import make_tenant
 
 
 @pytest.fixture
-def api_key_header(db) -> dict:
+def keep_test_connection():
+    """The WSGI app closes "old" connections at each request's start and end, and a connection
+    inside the test's transaction looks old; Django's test client unhooks this the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_key_header(db, keep_test_connection) -> dict:
     return {"Authorization": f"Api-Key {make_tenant().plaintext_key}"}
 
 

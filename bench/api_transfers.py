@@ -6,7 +6,7 @@ must contain "bench"):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_api .venv/bin/python bench/api_transfers.py
 
 Options: --clients 8 (concurrent HTTP clients: threads, one requests.Session and one API key
-each), --seconds 20, --workers 4 (gunicorn processes), --accounts 1000, --port 8100.
+each), --seconds 20, --workers 4 (gunicorn processes), --accounts 200, --port 8100.
 
 Each request is `POST /api/v1/transfers/` between two distinct random USD accounts of one client,
 with its own API key and a fresh `Idempotency-Key`: authentication (HMAC of the key), throttling
@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument("--accounts", type=int, default=200)
     parser.add_argument("--port", type=int, default=8100)
     options = parser.parse_args()
 
@@ -126,10 +126,10 @@ def wait_until_up(base_url: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{base_url}/api/v1/", headers={"Accept": "application/json"}, timeout=1).ok:
+            if requests.get(f"{base_url}/api/v1/", headers={"Accept": "application/json"}, timeout=5).ok:
                 return
-        except requests.ConnectionError:
-            pass
+        except requests.RequestException:
+            pass  # workers still booting
         time.sleep(0.2)
     sys.exit("gunicorn did not come up within 30 s")
 

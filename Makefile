@@ -32,6 +32,19 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## serve: production: DEBUG off, collectstatic + migrate + gunicorn (needs SECRET_KEY, ALLOWED_HOSTS; see README "Production")
+serve worker: export DJANGO_SETTINGS_MODULE := config.settings.production
+serve: $(VENV)/.installed
+	$(BIN)/python manage.py collectstatic --noinput
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
+	$(BIN)/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers $(or $(WEB_CONCURRENCY),3) \
+		--timeout 30 --graceful-timeout 30
+
+## worker: the order worker for production (run next to `make serve`, as many as needed)
+worker: $(VENV)/.installed
+	$(BIN)/python manage.py db_worker
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 

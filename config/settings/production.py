@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import SIMPLE_JWT, env
+from .base import BASE_DIR, SIMPLE_JWT, env
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -21,3 +21,11 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Load balancers probe these over plain HTTP inside the network; a redirect would fail the probe.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Preloading HSTS is a commitment the domain owner makes (hstspreload.org), not a code default:
+# set SECURE_HSTS_PRELOAD=true once the domain qualifies. Until then `check --deploy` would warn.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# collectstatic writes here; whitenoise serves it (admin, browsable API, Swagger UI, dashboard).
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))

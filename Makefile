@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint serve worker bench clean
+.PHONY: run test lint serve worker bench bench-ledger clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ run: $(VENV)/.installed
 ## test: the whole suite; SQLite by default, PostgreSQL with DATABASE_URL=postgres://...
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## bench-ledger: transfers/s through the ledger vs pgbench (needs DATABASE_URL=postgres://.../bench_ledger; recreates it)
+bench-ledger: $(VENV)/.installed
+	$(BIN)/python bench/ledger_transfers.py $(BENCH_ARGS)
 
 ## serve: production: DEBUG off, collectstatic + migrate + gunicorn (needs SECRET_KEY, ALLOWED_HOSTS; see README "Production")
 serve worker: export DJANGO_SETTINGS_MODULE := config.settings.production

@@ -1,0 +1,184 @@
+"""Order throughput and latency: submit N market orders through the HTTP API while db_worker
+processes execute them; print orders/s submitted and filled, and submit→fill latency p50/p99.
+
+    .venv/bin/python bench/orders.py                       # SQLite file in a temp directory
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_orders .venv/bin/python bench/orders.py \
+        --orders 2000 --clients 16 --web-workers 4 --task-workers 4
+
+The database named by DATABASE_URL is migrated and used as is (use a scratch database). The API
+runs under gunicorn, the workers are `manage.py db_worker` processes, both started here and
+stopped at the end. Latency is order.filled_at - order.created_at as recorded by the server.
+"""
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=8, help="Concurrent HTTP clients submitting orders.")
+    parser.add_argument("--users", type=int, default=50, help="End users the orders are spread over.")
+    parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument("--task-workers", type=int, default=4)
+    parser.add_argument("--timeout", type=int, default=600, help="Seconds to wait for every order to be final.")
+    options = parser.parse_args()
+
+    temporary = tempfile.TemporaryDirectory()
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{temporary.name}/bench.sqlite3"
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-orders-not-secret",
+        "API_THROTTLE_RATE": "100000000/min",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    os.environ.update(environment)
+    run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], environment)
+    run([PYTHON, "manage.py", "createcachetable"], environment)
+
+    import django
+
+    sys.path.insert(0, str(ROOT))
+    django.setup()
+    api_key, client_id, user_ids = prepare(users=options.users, orders=options.orders)
+
+    port = free_port()
+    processes = [
+        subprocess.Popen(
+            [PYTHON, "-m", "gunicorn", "config.wsgi", "-w", str(options.web_workers), "-b", f"127.0.0.1:{port}",
+             "--log-level", "warning"],
+            cwd=ROOT, env=environment,
+        )
+    ]
+    processes += [
+        subprocess.Popen(
+            [PYTHON, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.05",
+             "--verbosity", "0"],
+            cwd=ROOT, env=environment,
+        )
+        for _ in range(options.task_workers)
+    ]
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        wait_until_up(f"{base}/rates/BTC/", api_key)
+        submit_seconds, rejected = submit(base, api_key, user_ids, options)
+        results = wait_for_fills(client_id, options.orders, options.timeout)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+    report(options, database_url, submit_seconds, rejected, results)
+
+
+def prepare(*, users: int, orders: int) -> tuple[str, int, list[int]]:
+    """A client with an API key, `users` funded end users authorized for BTC, and a BTC rate."""
+    from accounts.models import User
+    from accounts.services import api_key_create, client_create
+    from broker.services import rate_update
+    from ledger.models import Currency
+    from ledger.services import account_create, currency_authorization_grant, deposit_create
+
+    client = client_create(name=f"Bench {time.time_ns()}")
+    usd, btc = Currency.objects.get(code="USD"), Currency.objects.get(code="BTC")
+    _, plaintext = api_key_create(client=client, name="bench")
+    rate_update(currency="BTC", price_e8=60_000 * 10**8)
+    # Each order buys 0.0001 BTC (6.00 USD + fee, held at +2%); fund every user for its share.
+    per_user = (orders // users + 1) * 700
+    user_ids = []
+    for number in range(users):
+        user = User.objects.create(
+            username=f"{client.slug}-{number}", client=client, external_id=f"bench-{number}", kind=User.Kind.END_USER
+        )
+        currency_authorization_grant(user=user, currency=btc)
+        deposit_create(account=account_create(user=user, currency=usd), amount=per_user)
+        user_ids.append(user.pk)
+    return plaintext, client.pk, user_ids
+
+
+def submit(base: str, api_key: str, user_ids: list[int], options) -> tuple[float, int]:
+    session_per_thread: dict[int, requests.Session] = {}
+    headers = {"Authorization": f"Api-Key {api_key}"}
+
+    def one(index: int) -> int:
+        session = session_per_thread.setdefault(threading.get_ident(), requests.Session())
+        body = {"user": user_ids[index % len(user_ids)], "side": "buy", "currency": "BTC", "quantity": "0.0001"}
+        return session.post(f"{base}/orders/", json=body, headers=headers, timeout=60).status_code
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=options.clients) as pool:
+        statuses = list(pool.map(one, range(options.orders)))
+    return time.perf_counter() - started, sum(1 for status in statuses if status != 202)
+
+
+def wait_for_fills(client_id: int, count: int, timeout: int) -> list[tuple]:
+    from broker.models import Order
+
+    orders = Order.objects.filter(client_id=client_id)  # this run's orders only: the database may be reused
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not orders.filter(status__in=Order.ACTIVE_STATUSES).exists() and orders.count() >= count:
+            break
+        time.sleep(0.2)
+    return list(orders.values_list("status", "created_at", "filled_at"))
+
+
+def report(options, database_url: str, submit_seconds: float, rejected: int, results: list[tuple]) -> None:
+    filled = [(created, done) for status, created, done in results if status == "filled"]
+    latencies = sorted((done - created).total_seconds() * 1000 for created, done in filled)
+    fill_span = (max(done for _, done in filled) - min(created for created, _ in filled)).total_seconds()
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+    print(f"database:            {database_url.split('://')[0]}")
+    print(f"orders:              {options.orders} market buys, {options.clients} HTTP clients, "
+          f"{options.web_workers} web workers, {options.task_workers} task workers")
+    print(f"submitted:           {options.orders / submit_seconds:8.1f} orders/s  ({submit_seconds:.2f} s, "
+          f"{rejected} not accepted)")
+    print(f"filled:              {len(filled) / fill_span:8.1f} orders/s  ({len(filled)} filled in {fill_span:.2f} s "
+          "from first submit to last fill)")
+    print(f"submit→fill latency: p50 {quantiles[49]:.0f} ms, p99 {quantiles[98]:.0f} ms, max {latencies[-1]:.0f} ms")
+    not_filled = len(results) - len(filled)
+    if not_filled:
+        print(f"WARNING: {not_filled} orders not filled")
+
+
+def run(command: list[str], environment: dict) -> None:
+    subprocess.run(command, cwd=ROOT, env=environment, check=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(url: str, api_key: str) -> None:
+    for _ in range(100):
+        try:
+            requests.get(url, headers={"Authorization": f"Api-Key {api_key}"}, timeout=10)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise SystemExit(f"the API did not start at {url}")
+
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,11 @@ from rest_framework.test import APIClient
 from accounts.models import ApiKey, Client, User
 from accounts.services import api_key_create
 from accounts.tokens import end_user_token_mint
-from ledger.models import Account, JournalEntry, Posting
+from broker.models import Order, Quote
+from broker.services.orders import order_submit
+from broker.services.quotes import quote_create
+from broker.services.rates import rate_update
+from ledger.models import Account, Currency, CurrencyAuthorization, JournalEntry, Posting
 from ledger.services import transfer_create
 from tests.factories import ClientFactory, EndUserFactory, open_account
 
@@ -17,7 +21,8 @@ from tests.factories import ClientFactory, EndUserFactory, open_account
 @dataclass
 class Tenant:
     """A client with an API key, one funded end user (USD 99.00 after a 1.00 transfer to the
-    peer, BTC 1.00000000) and a peer with a USD account."""
+    peer, BTC 1.00000000) and a peer with a USD account. The user has a BTC quote and a resting
+    limit sell (0.01 BTC held)."""
 
     client: Client
     api_key: ApiKey
@@ -28,6 +33,8 @@ class Tenant:
     peer: User
     peer_usd: Account
     transfer: JournalEntry
+    quote: Quote
+    order: Order
 
     @property
     def auth(self) -> dict:
@@ -43,7 +50,15 @@ def make_tenant() -> Tenant:
     peer = EndUserFactory(client=client)
     peer_usd = open_account(peer, "USD")
     transfer = transfer_create(from_account=usd, to_account=peer_usd, amount=1_00)
+    rate_update(currency="BTC", price_e8=60_000 * 10**8)
+    bitcoin = Currency.objects.get(code="BTC")
+    quote = quote_create(user=user, side="buy", currency=bitcoin, quantity=1_000_000)
+    order = order_submit(
+        user=user, side="sell", currency=bitcoin, type=Order.Type.LIMIT, quantity=1_000_000,
+        limit_price_e8=1_000_000 * 10**8,
+    )
     usd.refresh_from_db()
+    btc.refresh_from_db()
     peer_usd.refresh_from_db()
     return Tenant(
         client=client,
@@ -55,6 +70,8 @@ def make_tenant() -> Tenant:
         peer=peer,
         peer_usd=peer_usd,
         transfer=transfer,
+        quote=quote,
+        order=order,
     )
 
 
@@ -63,11 +80,16 @@ def end_user_auth(user: User) -> dict:
 
 
 def ledger_snapshot() -> tuple:
-    """Everything a rejected request must leave untouched: balances, holds, entries, postings."""
+    """Everything a rejected request must leave untouched: balances, holds, entries, postings,
+    users, currency authorizations, quotes and orders."""
     return (
         tuple(Account.objects.order_by("pk").values_list("pk", "balance", "held")),
         JournalEntry.objects.count(),
         Posting.objects.count(),
+        tuple(User.objects.order_by("pk").values_list("pk", "is_active", "name", "email")),
+        tuple(CurrencyAuthorization.objects.order_by("pk").values_list("user_id", "currency_id")),
+        Quote.objects.count(),
+        tuple(Order.objects.order_by("pk").values_list("pk", "status")),
     )
 
 

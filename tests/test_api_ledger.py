@@ -110,11 +110,12 @@ def test_balances_list_every_account_and_narrow_to_one_currency(api, tenant):
     btc = api.get(f"/api/v1/users/{tenant.user.pk}/balances/?currency=btc", **tenant.auth).json()
     eth = api.get(f"/api/v1/users/{tenant.user.pk}/balances/?currency=ETH", **tenant.auth).json()
     unknown = api.get(f"/api/v1/users/{tenant.user.pk}/balances/?currency=NOPE", **tenant.auth)
+    # the tenant's resting limit sell holds 0.01 BTC: balance is unchanged, available is not
     assert everything == {"user": tenant.user.pk, "balances": [
-        {"currency": "BTC", "balance": "1.00000000", "available": "1.00000000"},
+        {"currency": "BTC", "balance": "1.00000000", "available": "0.99000000"},
         {"currency": "USD", "balance": "99.00", "available": "99.00"},
     ]}
-    assert btc["balances"] == [{"currency": "BTC", "balance": "1.00000000", "available": "1.00000000"}]
+    assert btc["balances"] == [{"currency": "BTC", "balance": "1.00000000", "available": "0.99000000"}]
     assert eth["balances"] == [{"currency": "ETH", "balance": "0.000000000", "available": "0.000000000"}]
     assert unknown.status_code == 400
 

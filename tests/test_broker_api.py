@@ -325,7 +325,6 @@ def test_rates_are_read_by_everyone_and_written_by_operations_only(priced, user)
     end_user = APIClient()
     end_user.credentials(**{"HTTP_AUTHORIZATION": end_user_auth(user)["HTTP_AUTHORIZATION"]})
     assert priced.call("put", "/rates/BTC/", {"price": "1.00"}, api=end_user).status_code == 403
-    assert priced.call("get", "/rates/BTC/", api=end_user).status_code == 200
 
     response = priced.call("put", "/rates/BTC/", {"price": "0"}, api=priced.staff_api)
     assert (response.status_code, response.json()["code"]) == (400, "invalid_price")
@@ -370,20 +369,33 @@ def test_anonymous_callers_get_401(priced, user):
         assert (response.status_code, response.json()["code"]) == (401, "not_authenticated"), path
 
 
-def test_an_end_user_trades_only_for_itself(priced, user):
+def test_end_user_tokens_cannot_use_the_brokerage(priced, user):
     end_user = APIClient()
     end_user.credentials(**end_user_auth(user))
-    response = priced.call(
-        "post", "/orders/", {"user": user.pk, "side": "buy", "currency": "BTC", "quantity": "0.01"}, api=end_user
-    )
-    assert response.status_code == 202
-    neighbour = EndUserFactory(client=priced.client)
-    response = priced.call(
-        "post", "/orders/", {"user": neighbour.pk, "side": "buy", "currency": "BTC", "quantity": "0.01"}, api=end_user
-    )
-    assert response.status_code == 404
-    assert priced.call("post", f"/users/{user.pk}/currencies/", {"currency": "ETH"}, api=end_user).status_code == 403
-    assert len(priced.call("get", "/orders/", api=end_user).json()["results"]) == 1
+    order = priced.call("post", "/orders/", {"user": user.pk, "side": "buy", "currency": "BTC", "quantity": "0.01"})
+    quote = priced.call("post", "/quotes/", {"user": user.pk, "side": "buy", "currency": "BTC", "quantity": "0.01"})
+    order_id, quote_id = order.json()["id"], quote.json()["id"]
+
+    with changes_nothing():
+        for method, path, data in [
+            ("get", "/currencies/", None),
+            ("get", "/rates/", None),
+            ("get", "/rates/BTC/", None),
+            ("get", "/rates/BTC/history/", None),
+            ("get", "/orders/", None),
+            ("get", f"/orders/{order_id}/", None),
+            ("post", f"/orders/{order_id}/cancel/", None),
+            ("get", f"/quotes/{quote_id}/", None),
+            ("get", f"/users/{user.pk}/positions/", None),
+            ("get", f"/users/{user.pk}/currencies/", None),
+            ("post", f"/users/{user.pk}/currencies/", {"currency": "ETH"}),
+            ("delete", f"/users/{user.pk}/currencies/BTC/", None),
+            ("post", "/orders/", {"user": user.pk, "side": "buy", "currency": "BTC", "quantity": "0.01"}),
+            ("post", "/quotes/", {"user": user.pk, "side": "buy", "currency": "BTC", "quantity": "0.01"}),
+            ("post", "/conversions/", {"user": user.pk, "from_currency": "USD", "to_currency": "BTC", "amount": "1"}),
+        ]:
+            response = priced.call(method, path, data, api=end_user)
+            assert (response.status_code, response.json()["code"]) == (403, "permission_denied"), (method, path)
 
 
 def test_duplicate_client_order_id_is_409(priced, user):

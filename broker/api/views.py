@@ -1,7 +1,8 @@
 """Currencies, rates, currency authorizations, quotes, orders, conversions and positions.
 
 Each view authenticates (settings), validates with a serializer, calls one service or selector
-and renders. Creating POSTs are `@idempotent`. Objects of another client answer 404.
+and renders. Creating POSTs are `@idempotent`. Objects of another client answer 404. End-user
+tokens are refused here (403): their rights end at their own ledger reads, transfers and reversals.
 """
 
 import django_filters
@@ -85,7 +86,6 @@ class CurrencyViewSet(CallerViewMixin, mixins.ListModelMixin, viewsets.GenericVi
     serializer_class = CurrencySerializer
     pagination_class = None  # a short reference list
     filterset_class = None
-    end_user_actions = {"list"}
 
     def get_queryset(self):
         return Currency.objects.filter(is_active=True).select_related("rate").order_by("code")
@@ -107,7 +107,6 @@ class RateViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     filterset_class = None
     lookup_field = "currency"
     lookup_value_regex = CODE_PATTERN
-    end_user_actions = {"list", "retrieve", "history"}
 
     def get_queryset(self):
         return rate_list()
@@ -159,7 +158,6 @@ class UserCurrencyViewSet(_UserScopedMixin, viewsets.GenericViewSet):
     filterset_class = None
     lookup_field = "code"
     lookup_value_regex = CODE_PATTERN
-    end_user_actions = {"list"}
 
     @extend_schema(responses={200: UserCurrencySerializer(many=True)}, summary="Currencies this user can transact")
     def list(self, request, user_pk=None):
@@ -190,7 +188,6 @@ class UserPositionsViewSet(_UserScopedMixin, viewsets.GenericViewSet):
     serializer_class = UserPositionsSerializer
     pagination_class = None
     filterset_class = None
-    end_user_actions = {"retrieve"}
 
     @extend_schema(
         operation_id="users_positions_retrieve",
@@ -210,7 +207,6 @@ class QuoteViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     serializer_class = QuoteSerializer
     filterset_class = None
     lookup_value_regex = ID_PATTERN
-    end_user_actions = {"list", "retrieve", "create"}
 
     def get_queryset(self):
         return quote_list(caller=self.caller).select_related("currency")
@@ -244,7 +240,6 @@ class OrderViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
     lookup_value_regex = ID_PATTERN
-    end_user_actions = {"list", "retrieve", "create", "cancel"}
 
     def get_queryset(self):
         return order_list(caller=self.caller).select_related("currency", "hold")
@@ -280,7 +275,6 @@ class ConversionViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveM
     serializer_class = ConversionSerializer
     filterset_class = None
     lookup_value_regex = ID_PATTERN
-    end_user_actions = {"list", "retrieve", "create"}
 
     def get_queryset(self):
         return conversion_list(caller=self.caller).select_related("from_currency", "to_currency")

@@ -4,7 +4,7 @@ from .base import *  # noqa: F403
 from .base import REST_FRAMEWORK, SIMPLE_JWT
 
 DEBUG = False
-SECRET_KEY = "test-secret-key"  # noqa: S105 - test-only
+SECRET_KEY = "test-secret-key-long-enough-for-hmac-sha256"  # noqa: S105 - test-only
 SIMPLE_JWT["SIGNING_KEY"] = SECRET_KEY
 API_KEY_PEPPER = "test-pepper"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -34,7 +34,7 @@ class ClientStaffFactory(factory.django.DjangoModelFactory):
     client = factory.SubFactory(ClientFactory)
     kind = User.Kind.CLIENT_STAFF
     username = factory.Sequence(lambda n: f"client-staff-{n}")
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
+    password = factory.django.Password("correct horse battery staple")
 
 
 class PlatformStaffFactory(factory.django.DjangoModelFactory):
@@ -45,7 +45,7 @@ class PlatformStaffFactory(factory.django.DjangoModelFactory):
     kind = User.Kind.PLATFORM_STAFF
     username = factory.Sequence(lambda n: f"platform-staff-{n}")
     is_staff = True
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
+    password = factory.django.Password("correct horse battery staple")
 
 
 def open_account(user: User, code: str, *, deposit: int = 0) -> Account:

@@ -7,4 +7,7 @@ pytest_plugins = ["tests.api_fixtures"]
 @pytest.fixture
 def requires_postgres(db):
     if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://...): SQLite has no row locks or deferred triggers")
+        pytest.skip(
+            "needs PostgreSQL (set DATABASE_URL=postgres://...): concurrent writers with row locks, "
+            "or PostgreSQL-only triggers; SQLite serialises writers and has no deferred triggers"
+        )

@@ -38,6 +38,14 @@ class InactiveAccountError(RuleViolationError):
     title = "Account or its owner is inactive"
 
 
+class NotAUserAccountError(RuleViolationError):
+    """Deposits, withdrawals and transfers move users' money; system accounts move only as
+    the other side of those entries."""
+
+    code = "not_a_user_account"
+    title = "Not a user account"
+
+
 class UserFrozenError(RuleViolationError):
     code = "user_frozen"
     title = "User is frozen"

@@ -7,11 +7,13 @@ transaction. A rejection raises a domain error and writes nothing.
 from django.db import transaction
 
 from ledger.errors import (
+    AccountNotFoundError,
     AlreadyReversedError,
     CurrencyMismatchError,
     CurrencyNotAuthorizedError,
     InactiveAccountError,
     InvalidAmountError,
+    NotAUserAccountError,
     NotReversibleError,
     SameAccountError,
     UserFrozenError,
@@ -32,6 +34,7 @@ def deposit_create(
     Raises InvalidAmountError, InactiveAccountError, UserFrozenError, CurrencyNotAuthorizedError.
     """
     _check_amount(amount)
+    _check_user_account(account)
     account_check_can_move(account=account)
     funding = system_account_get(client=account.client_id, currency=account.currency_id, kind=Account.Kind.FUNDING)
     return entry_post(
@@ -53,6 +56,7 @@ def withdrawal_create(
     CurrencyNotAuthorizedError.
     """
     _check_amount(amount)
+    _check_user_account(account)
     account_check_can_move(account=account)
     funding = system_account_get(client=account.client_id, currency=account.currency_id, kind=Account.Kind.FUNDING)
     return entry_post(
@@ -86,8 +90,11 @@ def transfer_create(
             f"Cannot transfer {from_account.currency_id} to a {to_account.currency_id} account."
         )
     if from_account.client_id != to_account.client_id:
-        # Callers resolve both accounts within one tenant; this is the ledger's own backstop.
-        raise InactiveAccountError("Accounts belong to different clients.")
+        # Callers resolve both accounts within one tenant; this is the ledger's own backstop, and
+        # it answers as the API does for another tenant's object: it does not exist for you.
+        raise AccountNotFoundError(f"Account {to_account.pk} not found.")
+    _check_user_account(from_account)
+    _check_user_account(to_account)
     account_check_can_move(account=from_account)
     account_check_can_move(account=to_account)
     return entry_post(
@@ -140,6 +147,11 @@ def account_check_can_move(*, account: Account, check_authorization: bool = True
         raise UserFrozenError(f"User {user.pk} is frozen.")
     if check_authorization and not user_is_authorized(user_id=user.pk, currency_code=account.currency_id):
         raise CurrencyNotAuthorizedError(f"User {user.pk} is not authorized for {account.currency_id}.")
+
+
+def _check_user_account(account: Account) -> None:
+    if account.kind != Account.Kind.USER:
+        raise NotAUserAccountError(f"Account {account.pk} is a {account.kind} system account.")
 
 
 def _check_amount(amount: int) -> None:

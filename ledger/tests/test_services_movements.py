@@ -271,8 +271,22 @@ def test_transfer_across_currencies_changes_nothing(alice_usd, bob):
 def test_transfer_to_another_client_changes_nothing(alice_usd):
     stranger = open_account(EndUserFactory(client=ClientFactory()), "USD")
 
-    with rejected_with("inactive_account"):
+    with rejected_with("account_not_found"):
         transfer_create(from_account=alice_usd, to_account=stranger, amount=100)
+
+
+@pytest.mark.parametrize("side", ["from", "to"])
+def test_transfer_touching_a_system_account_changes_nothing(alice_usd, usd_funding, side):
+    from_account, to_account = (usd_funding, alice_usd) if side == "from" else (alice_usd, usd_funding)
+
+    with rejected_with("not_a_user_account"):
+        transfer_create(from_account=from_account, to_account=to_account, amount=100)
+
+
+@pytest.mark.parametrize("service", [deposit_create, withdrawal_create])
+def test_deposit_or_withdrawal_on_a_system_account_changes_nothing(usd_funding, service):
+    with rejected_with("not_a_user_account"):
+        service(account=usd_funding, amount=100)
 
 
 @pytest.mark.parametrize("side", ["from", "to"])

@@ -1,4 +1,9 @@
-"""Writes for clients, their end users and API keys."""
+"""Writes for clients, their end users and API keys.
+
+Lifecycle changes (clients, keys, deactivation, freezes) write their audit event in the same
+transaction as the change, whoever calls: admin, the API or a management command. `actor` is the
+staff member acting, or None for a client's API key or the platform itself.
+"""
 
 import uuid
 from datetime import datetime
@@ -10,30 +15,51 @@ from django.utils.text import slugify
 from accounts.api_keys import api_key_generate
 from accounts.errors import UserAlreadyExistsError
 from accounts.models import ApiKey, Client, User
+from audit.services import audit_record
 
 
-def client_create(*, name: str, slug: str = "", fee_bps: int | None = None) -> Client:
+def client_create(*, name: str, slug: str = "", fee_bps: int | None = None, actor: User | None = None) -> Client:
     """Create a tenant. The slug defaults to the slugified name."""
     fields = {"name": name, "slug": slug or slugify(name)[:100]}
     if fee_bps is not None:
         fields["fee_bps"] = fee_bps
-    return Client.objects.create(**fields)
+    with transaction.atomic():
+        client = Client.objects.create(**fields)
+        audit_record(
+            actor=actor, action="accounts.client_create", obj=client, client=client,
+            after={"name": client.name, "slug": client.slug, "fee_bps": client.fee_bps},
+        )
+    return client
 
 
-def api_key_create(*, client: Client, name: str = "", expires_at: datetime | None = None) -> tuple[ApiKey, str]:
-    """Issue a key for `client`. Returns the row and the plaintext, which is never stored or shown again."""
+def api_key_create(
+    *, client: Client, name: str = "", expires_at: datetime | None = None, actor: User | None = None
+) -> tuple[ApiKey, str]:
+    """Issue a key for `client`. Returns the row and the plaintext, which is never stored or
+    shown again. The audit event names the key by its prefix, never its secret."""
     prefix, hashed_secret, plaintext = api_key_generate()
     with transaction.atomic():
         key = ApiKey.objects.create(
             client=client, name=name, prefix=prefix, hashed_secret=hashed_secret, expires_at=expires_at
         )
+        audit_record(
+            actor=actor, action="accounts.api_key_create", obj=key, client=client,
+            after={"prefix": key.prefix, "name": key.name, "expires_at": key.expires_at},
+        )
     return key, plaintext
 
 
-def api_key_revoke(*, key: ApiKey) -> ApiKey:
-    """Revoke a key (idempotent: a revoked key keeps its first revocation time)."""
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    key.refresh_from_db(fields=["revoked_at"])
+def api_key_revoke(*, key: ApiKey, actor: User | None = None) -> ApiKey:
+    """Revoke a key (idempotent: a revoked key keeps its first revocation time, and only the
+    call that revoked it writes the audit event)."""
+    with transaction.atomic():
+        revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        key.refresh_from_db(fields=["revoked_at"])
+        if revoked:
+            audit_record(
+                actor=actor, action="accounts.api_key_revoke", obj=key, client=key.client_id,
+                before={"revoked_at": None}, after={"revoked_at": key.revoked_at},
+            )
     return key
 
 
@@ -84,9 +110,38 @@ def user_update(
     return user
 
 
-def user_deactivate(*, user: User) -> User:
+def user_deactivate(*, user: User, actor: User | None = None) -> User:
     """Soft-delete: the user and its history stay; the ledger refuses to move money for an
     inactive user, and its end-user tokens stop authenticating. Idempotent."""
-    User.objects.filter(pk=user.pk).update(is_active=False)
-    user.is_active = False
+    with transaction.atomic():
+        changed = User.objects.filter(pk=user.pk, is_active=True).update(is_active=False)
+        user.is_active = False
+        if changed:
+            audit_record(
+                actor=actor, action="accounts.user_deactivate", obj=user, client=user.client_id,
+                before={"is_active": True}, after={"is_active": False},
+            )
+    return user
+
+
+def user_freeze(*, user: User, actor: User, reason: str = "") -> User:
+    """Freeze a user: the ledger refuses their movements (`user_frozen`) until unfrozen."""
+    return _user_set_frozen(user=user, actor=actor, is_frozen=True, reason=reason)
+
+
+def user_unfreeze(*, user: User, actor: User, reason: str = "") -> User:
+    return _user_set_frozen(user=user, actor=actor, is_frozen=False, reason=reason)
+
+
+def _user_set_frozen(*, user: User, actor: User, is_frozen: bool, reason: str) -> User:
+    with transaction.atomic():
+        # Guarded update: only the call that actually changed the flag writes the audit event.
+        changed = User.objects.filter(pk=user.pk, is_frozen=not is_frozen).update(is_frozen=is_frozen)
+        user.is_frozen = is_frozen
+        if changed:
+            audit_record(
+                actor=actor, action="accounts.user_freeze" if is_frozen else "accounts.user_unfreeze",
+                obj=user, client=user.client_id,
+                before={"is_frozen": not is_frozen}, after={"is_frozen": is_frozen, "reason": reason},
+            )
     return user

@@ -116,18 +116,11 @@ class RateAdmin(admin.ModelAdmin):
         return price_render(rate.price_e8)
 
     def save_model(self, request, obj, form, change):
-        currency = obj.currency
-        before = Rate.objects.filter(currency=currency).values_list("price_e8", flat=True).first()
-        price_e8 = form.cleaned_data["price"]
-        with transaction.atomic():
-            rate = rate_update(
-                currency=currency, price_e8=price_e8, changed_by=request.user, source=RateHistory.Source.ADMIN
-            )
-            if before != price_e8:
-                audit_record(
-                    actor=request.user, action="broker.rate_update", obj=rate,
-                    before={"price": price_render(before)}, after={"price": price_render(price_e8)},
-                )
+        # rate_update writes the history row and the audit event with the rate.
+        rate = rate_update(
+            currency=obj.currency, price_e8=form.cleaned_data["price"], changed_by=request.user,
+            source=RateHistory.Source.ADMIN,
+        )
         obj.pk = rate.pk
         obj.price_e8, obj.updated_at = rate.price_e8, rate.updated_at
 

@@ -14,20 +14,20 @@ from django.urls import path, reverse
 
 from accounts.admin import ApiKeyAdmin, ClientAdmin, UserAdmin
 from accounts.models import ApiKey, Client, User
+from accounts.services import (
+    api_key_create,
+    api_key_revoke,
+    client_create,
+    user_deactivate,
+    user_freeze,
+    user_unfreeze,
+)
 from audit.services import audit_record
 from core.errors import DomainError
 from ledger.models import Account, CurrencyAuthorization
 from ledger.money import from_minor_units
 from operations.models import ComplianceRule, ReviewItem
-from operations.services import (
-    review_item_resolve,
-    staff_api_key_issue,
-    staff_api_key_revoke,
-    staff_client_create,
-    staff_user_deactivate,
-    user_freeze,
-    user_unfreeze,
-)
+from operations.services import review_item_resolve
 
 
 @admin.register(ComplianceRule)
@@ -179,7 +179,7 @@ class BackOfficeClientAdmin(ClientAdmin):
             "title": f"Issue an API key for {client}",
         }
         if request.method == "POST" and form.is_valid():
-            key, plaintext = staff_api_key_issue(
+            key, plaintext = api_key_create(
                 actor=request.user, client=client, name=form.cleaned_data["name"],
                 expires_at=form.cleaned_data["expires_at"],
             )
@@ -215,7 +215,7 @@ class BackOfficeClientAdmin(ClientAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        created = staff_client_create(actor=request.user, name=obj.name, slug=obj.slug, fee_bps=obj.fee_bps)
+        created = client_create(actor=request.user, name=obj.name, slug=obj.slug, fee_bps=obj.fee_bps)
         if not obj.is_active:
             Client.objects.filter(pk=created.pk).update(is_active=False)
         obj.pk, obj.created_at = created.pk, created.created_at
@@ -232,7 +232,7 @@ class BackOfficeApiKeyAdmin(ApiKeyAdmin):
     def revoke_keys(self, request, queryset):
         revoked = 0
         for key in queryset.filter(revoked_at__isnull=True):
-            staff_api_key_revoke(actor=request.user, key=key)
+            api_key_revoke(actor=request.user, key=key)
             revoked += 1
         self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
 
@@ -269,7 +269,7 @@ class BackOfficeUserAdmin(UserAdmin):
     @admin.action(description="Deactivate selected users", permissions=["change"])
     def deactivate_users(self, request, queryset):
         for user in queryset.exclude(pk=request.user.pk):
-            staff_user_deactivate(actor=request.user, user=user)
+            user_deactivate(actor=request.user, user=user)
         self.message_user(request, "Deactivated the selected user(s).", messages.SUCCESS)
 
     def has_freeze_permission(self, request) -> bool:

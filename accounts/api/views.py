@@ -66,7 +66,7 @@ class UserViewSet(
         return Response(UserSerializer(user).data)
 
     def destroy(self, request, pk=None):
-        user_deactivate(user=self.get_object())
+        user_deactivate(user=self.get_object(), actor=self.caller.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(

@@ -9,9 +9,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from audit.services import audit_record
 from broker.errors import InvalidPriceError, SettlementCurrencyError
 from broker.models import Rate, RateHistory
-from broker.services.pricing import price_parse
+from broker.services.pricing import price_parse, price_render
 from broker.services.scheduling import orders_evaluation_schedule
 from ledger.models import Currency
 from ledger.money import MAX_MINOR_UNITS
@@ -27,9 +28,9 @@ def rate_update(
 ) -> Rate:
     """Set the USD price of `currency` (price_e8 = USD per whole unit × 10**8).
 
-    Invariants: the rate row and its history row are written in one transaction; an unchanged
-    price writes nothing. Locks: the rate row. After commit, resting orders in the currency are
-    evaluated by the worker.
+    Invariants: the rate row, its history row and the audit event are written in one
+    transaction; an unchanged price writes nothing. Locks: the rate row. After commit, resting
+    orders in the currency are evaluated by the worker.
     Raises UnknownCurrencyError, SettlementCurrencyError, InvalidPriceError.
     """
     if not isinstance(currency, Currency):
@@ -41,6 +42,7 @@ def rate_update(
     now = timezone.now()
     with transaction.atomic():
         rate = Rate.objects.select_for_update().filter(currency=currency).first()
+        before = rate.price_e8 if rate is not None else None
         created = False
         if rate is None:
             try:
@@ -55,6 +57,7 @@ def rate_update(
             except IntegrityError:
                 # Another writer created it first: update theirs under the lock.
                 rate = Rate.objects.select_for_update().get(currency=currency)
+                before = rate.price_e8
         if not created:
             if rate.price_e8 == price_e8:
                 return rate
@@ -68,6 +71,10 @@ def rate_update(
             changed_at=now,
             changed_by=changed_by,
             source=source,
+        )
+        audit_record(
+            actor=changed_by, action="broker.rate_update", obj=rate,
+            before={"price": price_render(before)}, after={"price": price_render(price_e8), "source": source},
         )
         orders_evaluation_schedule(currency_code=currency.code)
     return rate

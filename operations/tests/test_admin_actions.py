@@ -193,8 +193,8 @@ def test_operations_cannot_freeze(client, operations_user, alice):
 
 
 def test_a_frozen_user_cannot_move_money(alice_usd, bob_usd, compliance_user):
+    from accounts.services import user_freeze
     from ledger.errors import UserFrozenError
-    from operations.services import user_freeze
 
     user_freeze(actor=compliance_user, user=alice_usd.user)
     alice_usd.refresh_from_db()

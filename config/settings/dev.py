@@ -4,6 +4,7 @@ from .base import *  # noqa: F403
 from .base import SIMPLE_JWT, env
 
 DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-key-not-for-production")
+# An empty SECRET_KEY= (as in .env.example) also means "use the development key".
+SECRET_KEY = env.str("SECRET_KEY", default="") or "dev-insecure-key-not-for-production"
 SIMPLE_JWT["SIGNING_KEY"] = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="") or SECRET_KEY

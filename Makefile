@@ -22,7 +22,6 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 ## run: migrate, load demo data, serve on http://$(HOST):$(PORT) with the order worker alongside (SQLite by default)
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py seed_demo
 	trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/python manage.py db_worker & \
@@ -41,7 +40,6 @@ serve worker: export DJANGO_SETTINGS_MODULE := config.settings.production
 serve: $(VENV)/.installed
 	$(BIN)/python manage.py collectstatic --noinput
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
 	$(BIN)/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers $(or $(WEB_CONCURRENCY),3) \
 		--timeout 30 --graceful-timeout 30
 

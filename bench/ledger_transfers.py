@@ -24,53 +24,16 @@ import argparse
 import multiprocessing
 import os
 import random
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from pgbench_ceiling import pgbench_transfers_per_second
+
 ROOT = Path(__file__).resolve().parent.parent
 OPENING_BALANCE = 100_000_000_00  # per account, in cents: transfers below never run it dry
 
-PGBENCH_SCRIPT = r"""
-\set a random(:first, :last)
-\set offset random(1, :last - :first)
-\set b :first + (:a - :first + :offset) % (:last - :first + 1)
-\if :hot
-\set a :first
-\set b random(:first + 1, :last)
-\endif
-\set amount random(1, 1000)
-\set direction random(0, 1)
-\if :direction
-\set source :a
-\set destination :b
-\else
-\set source :b
-\set destination :a
-\endif
-BEGIN;
-\if :source < :destination
-UPDATE ledger_account SET balance = balance - :amount, held = held - 0
-  WHERE id = :source AND is_active AND balance - held >= :amount;
-UPDATE ledger_account SET balance = balance + :amount, held = held - 0
-  WHERE id = :destination AND is_active AND balance <= 9223372036854775807 - :amount;
-\else
-UPDATE ledger_account SET balance = balance + :amount, held = held - 0
-  WHERE id = :destination AND is_active AND balance <= 9223372036854775807 - :amount;
-UPDATE ledger_account SET balance = balance - :amount, held = held - 0
-  WHERE id = :source AND is_active AND balance - held >= :amount;
-\endif
-INSERT INTO ledger_journalentry (client_id, kind, reference, metadata, created_at)
-  VALUES (:client, 'transfer', '', '{}', now()) RETURNING id AS entry \gset
-INSERT INTO ledger_posting (entry_id, account_id, amount)
-  VALUES (:entry, :source, -:amount), (:entry, :destination, :amount);
-END;
-"""
 
 
 def main() -> None:
@@ -236,31 +199,10 @@ def verify() -> None:
 
 
 def run_pgbench(*, mode: str, options: argparse.Namespace, client_id: int, account_ids: list[int]) -> float:
-    pgbench = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
-    url = urlparse(os.environ["DATABASE_URL"])
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write(PGBENCH_SCRIPT)
-    try:
-        completed = subprocess.run(
-            [
-                pgbench, "--no-vacuum", "--client", str(options.workers), "--jobs", str(options.workers),
-                "--time", str(max(1, round(options.seconds))), "--file", script.name,
-                "--define", f"first={account_ids[0]}", "--define", f"last={account_ids[-1]}",
-                "--define", f"client={client_id}", "--define", f"hot={1 if mode == 'hot' else 0}",
-                "--host", url.hostname or "127.0.0.1", "--port", str(url.port or 5432),
-                "--username", url.username or "postgres", url.path.lstrip("/"),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "PGPASSWORD": url.password or ""},
-        )
-    finally:
-        os.unlink(script.name)
-    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", completed.stdout)
-    if not match:
-        sys.exit(f"could not read pgbench's result:\n{completed.stdout}\n{completed.stderr}")
-    return float(match.group(1))
+    return pgbench_transfers_per_second(
+        database_url=os.environ["DATABASE_URL"], clients=options.workers, seconds=options.seconds,
+        client_id=client_id, first_account=account_ids[0], last_account=account_ids[-1], hot=mode == "hot",
+    )
 
 
 if __name__ == "__main__":

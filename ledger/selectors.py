@@ -20,7 +20,10 @@ def user_is_authorized(*, user_id: int, currency_code: str) -> bool:
 def account_list(*, caller: Caller) -> QuerySet[Account]:
     """User accounts the caller may see (system accounts are never exposed): its client's, or
     for an end user its own."""
-    accounts = scope_to_caller(Account.objects.filter(kind=Account.Kind.USER), caller).select_related("currency")
+    # The owner comes along: moving money checks it (active, frozen, authorized).
+    accounts = scope_to_caller(Account.objects.filter(kind=Account.Kind.USER), caller).select_related(
+        "currency", "user"
+    )
     if caller.is_end_user:
         accounts = accounts.filter(user_id=caller.user.pk)
     return accounts
@@ -68,6 +71,15 @@ def entry_list(*, caller: Caller, account: Account | None = None) -> QuerySet[Jo
         entries = entries.filter(Exists(own_postings))
     if account is not None:
         entries = entries.filter(Exists(Posting.objects.filter(entry_id=OuterRef("pk"), account_id=account.pk)))
+    return _for_rendering(entries)
+
+
+def entry_for_rendering(*, entry: JournalEntry) -> JournalEntry:
+    """A just-written entry re-read with what rendering it needs (2 queries, not one per posting)."""
+    return _for_rendering(JournalEntry.objects.filter(pk=entry.pk)).get()
+
+
+def _for_rendering(entries: QuerySet[JournalEntry]) -> QuerySet[JournalEntry]:
     return entries.annotate(reversed_by_pk=F("reversed_by__id")).prefetch_related(
         Prefetch("postings", queryset=Posting.objects.select_related("account__currency").order_by("id"))
     )

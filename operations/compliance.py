@@ -8,6 +8,7 @@ failure here rolls the movement back rather than letting it through unreviewed.
 from collections.abc import Sequence
 from datetime import timedelta
 
+from django.db.models import Count
 from django.utils import timezone
 
 from ledger.models import JournalEntry, Posting
@@ -26,11 +27,18 @@ def compliance_observe_entry(*, entry: JournalEntry, legs: Sequence[Leg]) -> lis
     now = timezone.now()
     for rule in rules:
         seen_users: set[int] = set()
+        movement_counts = (
+            _movement_counts(rule=rule, user_legs=user_legs, now=now)
+            if rule.kind == ComplianceRule.Kind.VELOCITY
+            else {}
+        )
         for leg in user_legs:
             user_id = leg.account.user_id
             if rule.currency_id and rule.currency_id != leg.account.currency_id:
                 continue
-            detail = _evaluate(rule=rule, entry=entry, leg=leg, now=now, seen_users=seen_users)
+            detail = _evaluate(
+                rule=rule, entry=entry, leg=leg, now=now, seen_users=seen_users, movement_counts=movement_counts
+            )
             if detail is not None:
                 seen_users.add(user_id)
                 items.append(
@@ -41,7 +49,23 @@ def compliance_observe_entry(*, entry: JournalEntry, legs: Sequence[Leg]) -> lis
     return items
 
 
-def _evaluate(*, rule: ComplianceRule, entry: JournalEntry, leg: Leg, now, seen_users: set[int]) -> str | None:
+def _movement_counts(*, rule: ComplianceRule, user_legs: Sequence[Leg], now) -> dict[int, int]:
+    """Movements (journal entries) per user of this entry within the rule's window: one grouped
+    query for every user the entry touches, not one per leg."""
+    since = now - timedelta(minutes=rule.window_minutes)
+    user_ids = {leg.account.user_id for leg in user_legs}
+    rows = (
+        Posting.objects.filter(account__user_id__in=user_ids, entry__created_at__gte=since)
+        .values("account__user_id")
+        .annotate(movements=Count("entry_id", distinct=True))
+        .values_list("account__user_id", "movements")
+    )
+    return dict(rows)
+
+
+def _evaluate(
+    *, rule: ComplianceRule, entry: JournalEntry, leg: Leg, now, seen_users: set[int], movement_counts: dict[int, int]
+) -> str | None:
     user_id = leg.account.user_id
     if user_id in seen_users:
         return None
@@ -51,12 +75,7 @@ def _evaluate(*, rule: ComplianceRule, entry: JournalEntry, leg: Leg, now, seen_
             return f"{entry.kind} of {abs(leg.amount)} {leg.account.currency_id} minor units exceeds the threshold"
         return None
     if rule.kind == ComplianceRule.Kind.VELOCITY:
-        movements = (
-            Posting.objects.filter(account__user_id=user_id, entry__created_at__gte=since)
-            .values("entry_id")
-            .distinct()
-            .count()
-        )
+        movements = movement_counts.get(user_id, 0)
         if movements <= rule.max_movements:
             return None
         # One item per user per window: the queue should show a pattern once, not every movement.

@@ -26,7 +26,14 @@ from ledger.api.serializers import (
     UserBalancesSerializer,
 )
 from ledger.models import Account, JournalEntry
-from ledger.selectors import account_biggest_list, account_list, balance_list, entry_list, transfer_list
+from ledger.selectors import (
+    account_biggest_list,
+    account_list,
+    balance_list,
+    entry_for_rendering,
+    entry_list,
+    transfer_list,
+)
 from ledger.services import account_create, deposit_create, transfer_create, transfer_reverse, withdrawal_create
 
 ID_PATTERN = r"[0-9]+"
@@ -34,7 +41,7 @@ ID_PATTERN = r"[0-9]+"
 
 def _created(entry) -> Response:
     # The same transaction object GET /transactions/{id}/ returns (a new entry is not reversed yet).
-    return Response(TransactionSerializer(entry).data, status=status.HTTP_201_CREATED)
+    return Response(TransactionSerializer(entry_for_rendering(entry=entry)).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(list=extend_schema(parameters=[CLIENT_PARAMETER]))

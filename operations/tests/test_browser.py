@@ -57,7 +57,7 @@ def staff(browser, live_server):
     browser.get(live_server.url + reverse("admin:login"))
     browser.find_element(By.NAME, "username").send_keys(user.username)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "input[type=submit]"))
     assert browser.current_url.rstrip("/").endswith("/admin"), browser.current_url
     browser.get_log("browser")  # start each test with an empty console
     return user
@@ -73,6 +73,18 @@ def funded(db):
     return tenant, alice_usd
 
 
+def click_and_wait(browser, element) -> None:
+    """Click something that navigates, and wait until the new page replaced the old one: a bare
+    click may return before navigation, and the next lookup would then search the old page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old_page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old_page))
+
+
 def console_errors(browser) -> list[dict]:
     return [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
 
@@ -81,7 +93,7 @@ def test_dashboard_renders_charts_without_console_errors(browser, live_server, s
     from selenium.webdriver.common.by import By
 
     browser.get(live_server.url + reverse("admin:index"))
-    browser.find_element(By.LINK_TEXT, "Operations dashboard").click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Operations dashboard"))
     assert "Operations dashboard" in browser.title
     charts = browser.find_elements(By.CSS_SELECTOR, "#money-movements svg.chart rect")
     assert charts, "no chart bars rendered"
@@ -94,9 +106,9 @@ def test_issuing_an_api_key_shows_it_once(browser, live_server, staff, funded):
 
     tenant, _ = funded
     browser.get(live_server.url + reverse("admin:accounts_client_change", args=[tenant.pk]))
-    browser.find_element(By.CSS_SELECTOR, "a.issue-api-key").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "a.issue-api-key"))
     browser.find_element(By.NAME, "name").send_keys("browser key")
-    browser.find_element(By.CSS_SELECTOR, "#issue-api-key-form input[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#issue-api-key-form input[type=submit]"))
     plaintext = browser.find_element(By.ID, "api-key-plaintext").text
     key = ApiKey.objects.get(client=tenant, name="browser key")
     assert plaintext.startswith(f"{key.prefix}.")
@@ -117,11 +129,11 @@ def test_posting_an_adjustment_with_a_reason(browser, live_server, staff, funded
 
     _, alice_usd = funded
     browser.get(live_server.url + reverse("admin:ledger_account_change", args=[alice_usd.pk]))
-    browser.find_element(By.LINK_TEXT, "Post adjustment…").click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Post adjustment…"))
     browser.find_element(By.CSS_SELECTOR, "input[name=direction][value=credit]").click()
     browser.find_element(By.NAME, "amount").send_keys("12.34")
     browser.find_element(By.NAME, "reason").send_keys("goodwill credit after support ticket 42")
-    browser.find_element(By.CSS_SELECTOR, "#adjustment-form input[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#adjustment-form input[type=submit]"))
     assert "Adjustment #" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
     entry = JournalEntry.objects.get(kind=JournalEntry.Kind.ADJUSTMENT)
     assert entry.metadata["reason"] == "goodwill credit after support ticket 42"

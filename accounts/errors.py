@@ -6,3 +6,8 @@ from core.errors import ConflictError
 class UserAlreadyExistsError(ConflictError):
     code = "already_exists"
     title = "Already exists"
+
+
+class ClientAlreadyExistsError(ConflictError):
+    code = "already_exists"
+    title = "Client already exists"

@@ -13,18 +13,23 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.api_keys import api_key_generate
-from accounts.errors import UserAlreadyExistsError
+from accounts.errors import ClientAlreadyExistsError, UserAlreadyExistsError
 from accounts.models import ApiKey, Client, User
 from audit.services import audit_record
 
 
 def client_create(*, name: str, slug: str = "", fee_bps: int | None = None, actor: User | None = None) -> Client:
-    """Create a tenant. The slug defaults to the slugified name."""
+    """Create a tenant. The slug defaults to the slugified name; a taken slug →
+    ClientAlreadyExistsError, nothing written."""
     fields = {"name": name, "slug": slug or slugify(name)[:100]}
     if fee_bps is not None:
         fields["fee_bps"] = fee_bps
     with transaction.atomic():
-        client = Client.objects.create(**fields)
+        try:
+            with transaction.atomic():  # a savepoint: the unique slug decides under concurrency
+                client = Client.objects.create(**fields)
+        except IntegrityError:
+            raise ClientAlreadyExistsError(f"A client with slug {fields['slug']!r} already exists.") from None
         audit_record(
             actor=actor, action="accounts.client_create", obj=client, client=client,
             after={"name": client.name, "slug": client.slug, "fee_bps": client.fee_bps},

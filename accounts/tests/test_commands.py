@@ -44,3 +44,13 @@ def test_create_api_key_adds_a_key_that_acts_for_its_client_only():
 def test_create_api_key_for_an_unknown_client_fails():
     with pytest.raises(CommandError):
         call_command("create_api_key", "999999")
+
+
+def test_create_client_with_a_taken_name_fails_cleanly_and_writes_nothing():
+    # given
+    call_command("create_client", "Twice Pay", stdout=StringIO())
+    clients, keys = Client.objects.count(), ApiKey.objects.count()
+    # when / then
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("create_client", "Twice Pay", stdout=StringIO())
+    assert (Client.objects.count(), ApiKey.objects.count()) == (clients, keys)

@@ -7,6 +7,8 @@ with DELETE there; deletion is refused by admin (no delete permission) and by Po
 
 from django.db import migrations
 
+from core.migration_sql import vendor_sql
+
 POSTGRES_FORWARD = """
 CREATE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -32,24 +34,13 @@ SQLITE_REVERSE = [
 ]
 
 
-def forward(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_FORWARD, params=None)
-    elif vendor == "sqlite":
-        for statement in SQLITE_FORWARD:
-            schema_editor.execute(statement)
-
-
-def reverse(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_REVERSE, params=None)
-    elif vendor == "sqlite":
-        for statement in SQLITE_REVERSE:
-            schema_editor.execute(statement)
-
-
 class Migration(migrations.Migration):
     dependencies = [("audit", "0001_initial")]
-    operations = [migrations.RunPython(forward, reverse)]
+    operations = [
+        vendor_sql(
+            postgresql=POSTGRES_FORWARD,
+            postgresql_reverse=POSTGRES_REVERSE,
+            sqlite=SQLITE_FORWARD,
+            sqlite_reverse=SQLITE_REVERSE,
+        )
+    ]

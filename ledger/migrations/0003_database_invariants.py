@@ -12,6 +12,8 @@ SQLite (the embedded default) has no deferred triggers: there the zero-sum rule 
 
 from django.db import migrations
 
+from core.migration_sql import vendor_sql
+
 POSTGRES_FORWARD = """
 CREATE FUNCTION ledger_entry_must_balance() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -69,24 +71,13 @@ SQLITE_REVERSE = [
 ]
 
 
-def forward(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_FORWARD, params=None)
-    elif vendor == "sqlite":
-        for statement in SQLITE_FORWARD:
-            schema_editor.execute(statement)
-
-
-def reverse(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_REVERSE, params=None)
-    elif vendor == "sqlite":
-        for statement in SQLITE_REVERSE:
-            schema_editor.execute(statement)
-
-
 class Migration(migrations.Migration):
     dependencies = [("ledger", "0002_seed_currencies")]
-    operations = [migrations.RunPython(forward, reverse)]
+    operations = [
+        vendor_sql(
+            postgresql=POSTGRES_FORWARD,
+            postgresql_reverse=POSTGRES_REVERSE,
+            sqlite=SQLITE_FORWARD,
+            sqlite_reverse=SQLITE_REVERSE,
+        )
+    ]

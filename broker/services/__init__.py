@@ -2,7 +2,7 @@
 
 from broker.services.conversions import conversion_create
 from broker.services.currencies import (
-    currency_check_tradable,
+    currency_check_offered_and_authorized,
     offered_currency_add,
     offered_currency_remove,
     user_currency_grant,
@@ -14,7 +14,7 @@ from broker.services.rates import rate_update, rates_load
 
 __all__ = [
     "conversion_create",
-    "currency_check_tradable",
+    "currency_check_offered_and_authorized",
     "offered_currency_add",
     "offered_currency_remove",
     "order_cancel",

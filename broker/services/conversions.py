@@ -13,7 +13,7 @@ from django.db import transaction
 from accounts.models import User
 from broker.errors import QuantityTooSmallError, SameCurrencyError
 from broker.models import Conversion
-from broker.services.currencies import currency_check_tradable, user_account_get_or_create
+from broker.services.currencies import currency_check_offered_and_authorized, user_account_get_or_create
 from broker.services.fees import fee_for_notional
 from broker.services.market import rate_price_get, user_check_can_trade
 from broker.services.pricing import ROUND_FLOOR as PRICE_ROUND_FLOOR
@@ -41,8 +41,8 @@ def conversion_create(*, user: User, from_currency: Currency, to_currency: Curre
     if from_currency.code == to_currency.code:
         raise SameCurrencyError(f"Cannot convert {from_currency.code} into itself.")
     user_check_can_trade(user=user)
-    currency_check_tradable(user=user, currency=from_currency)
-    currency_check_tradable(user=user, currency=to_currency)
+    currency_check_offered_and_authorized(user=user, currency=from_currency)
+    currency_check_offered_and_authorized(user=user, currency=to_currency)
     usd = currency_get(code=settings.SETTLEMENT_CURRENCY)
     from_price_e8 = rate_price_get(currency=from_currency)
     to_price_e8 = rate_price_get(currency=to_currency)

@@ -33,7 +33,7 @@ def user_currency_revoke(*, user: User, currency: Currency) -> None:
     currency_authorization_revoke(user=user, currency=currency)
 
 
-def currency_check_tradable(*, user: User, currency: Currency) -> None:
+def currency_check_offered_and_authorized(*, user: User, currency: Currency) -> None:
     """Refuse a currency the client does not offer or the user is not authorized for (403 either way)."""
     if not currency_is_offered(client_id=user.client_id, currency_code=currency.code):
         raise CurrencyNotOfferedError(f"Client {user.client_id} does not offer {currency.code}.")

@@ -5,7 +5,7 @@ from django.conf import settings
 from accounts.models import User
 from broker.errors import CurrencyNotTradableError, InvalidOrderError, RateUnavailableError
 from broker.models import Rate, Side
-from broker.services.currencies import currency_check_tradable
+from broker.services.currencies import currency_check_offered_and_authorized
 from ledger.errors import InactiveAccountError, InvalidAmountError, UserFrozenError
 from ledger.models import Currency
 from ledger.money import MAX_MINOR_UNITS
@@ -19,14 +19,14 @@ def user_check_can_trade(*, user: User) -> None:
         raise UserFrozenError(f"User {user.pk} is frozen.")
 
 
-def tradable_currency_check(*, user: User, currency: Currency) -> None:
+def trade_check_currency(*, user: User, currency: Currency) -> None:
     """A non-settlement, active currency the user may transact.
 
     Raises CurrencyNotTradableError, CurrencyNotOfferedError, CurrencyNotAuthorizedError.
     """
     if currency.code == settings.SETTLEMENT_CURRENCY or not currency.is_active:
         raise CurrencyNotTradableError(f"{currency.code} cannot be traded against {settings.SETTLEMENT_CURRENCY}.")
-    currency_check_tradable(user=user, currency=currency)
+    currency_check_offered_and_authorized(user=user, currency=currency)
 
 
 def rate_price_get(*, currency: Currency) -> int:

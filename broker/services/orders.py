@@ -30,7 +30,7 @@ from broker.models import Order, Quote, Rate, Side
 from broker.services.currencies import user_account_get_or_create
 from broker.services.market import (
     rate_price_get,
-    tradable_currency_check,
+    trade_check_currency,
     trade_check_side,
     trade_check_size,
     user_check_can_trade,
@@ -98,7 +98,7 @@ def order_submit(
         now=now,
     )
     user_check_can_trade(user=user)
-    tradable_currency_check(user=user, currency=currency)
+    trade_check_currency(user=user, currency=currency)
     usd = currency_get(code=settings.SETTLEMENT_CURRENCY)
     fee_bps = user.client.fee_bps
     with transaction.atomic():

@@ -11,7 +11,7 @@ from broker.errors import QuoteExpiredError, QuoteNotFoundError, QuoteUsedError
 from broker.models import Quote
 from broker.services.market import (
     rate_price_get,
-    tradable_currency_check,
+    trade_check_currency,
     trade_check_side,
     trade_check_size,
     user_check_can_trade,
@@ -38,7 +38,7 @@ def quote_create(
     trade_check_side(side=side)
     trade_check_size(quantity=quantity, usd_amount=usd_amount)
     user_check_can_trade(user=user)
-    tradable_currency_check(user=user, currency=currency)
+    trade_check_currency(user=user, currency=currency)
     price_e8 = rate_price_get(currency=currency)
     terms = trade_terms(
         side=side,

@@ -6,7 +6,7 @@ must contain "bench"):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_api .venv/bin/python bench/api_transfers.py
 
 Options: --clients 8 (concurrent HTTP clients: threads, one requests.Session and one API key
-each), --seconds 20, --workers <CPU count> (gunicorn processes), --accounts 200, --port 8100,
+each), --seconds 20, --workers <CPU count> (gunicorn processes), --accounts 1000, --port 8100,
 --cache-url redis://127.0.0.1:6379/1 (the shared cache production uses for throttling; pass
 dbcache://django_cache to measure the embedded default). Gunicorn's JSON request logs go to
 --log-file (default: a temporary file), as they would to a log collector.
@@ -71,7 +71,8 @@ def main() -> None:
     # One gunicorn process per core: the database shares these cores, and on 2 cores more
     # processes only add context switches (measured: 2 workers 50 req/s, 4 → 45, 8 → 40).
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--accounts", type=int, default=200)
+    # The same account count as bench/ledger_transfers.py, so both measure the same pgbench ceiling.
+    parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/1")
     parser.add_argument("--log-file", default="")

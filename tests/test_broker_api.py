@@ -263,13 +263,13 @@ def test_granting_a_currency_the_client_does_not_offer_is_refused(priced, user):
     offered_currency_add(client=priced.client, currency=Currency.objects.get(code="BTC"))
     response = priced.call("post", f"/users/{user.pk}/currencies/", {"currency": "ETH"})
     assert (response.status_code, response.json()["code"]) == (403, "currency_not_offered")
-    codes = [c["code"] for c in priced.call("get", f"/users/{user.pk}/currencies/").json()]
+    codes = [c["code"] for c in priced.call("get", f"/users/{user.pk}/currencies/").json()["results"]]
     assert codes == ["BTC", "USD"]
 
 
 def test_revoking_a_currency_and_the_settlement_currency_cannot_be_revoked(priced, user):
     assert priced.call("delete", f"/users/{user.pk}/currencies/BTC/").status_code == 204
-    assert [c["code"] for c in priced.call("get", f"/users/{user.pk}/currencies/").json()] == ["USD"]
+    assert [c["code"] for c in priced.call("get", f"/users/{user.pk}/currencies/").json()["results"]] == ["USD"]
     response = priced.call("delete", f"/users/{user.pk}/currencies/USD/")
     assert (response.status_code, response.json()["code"]) == (422, "settlement_currency")
 
@@ -313,10 +313,10 @@ def test_bad_orders_are_refused_with_a_clear_code_and_change_nothing(priced, use
 
 def test_rates_are_read_by_everyone_and_written_by_operations_only(priced, user):
     assert priced.call("get", "/rates/BTC/").json()["price"] == "60000.00000000"
-    assert [r["currency"] for r in priced.call("get", "/rates/").json()] == ["BTC", "ETH"]
+    assert [r["currency"] for r in priced.call("get", "/rates/").json()["results"]] == ["BTC", "ETH"]
     history = priced.call("get", "/rates/btc/history/").json()["results"]
     assert [h["price"] for h in history] == ["60000.00000000"]
-    currencies = {c["code"]: c["price"] for c in priced.call("get", "/currencies/").json()}
+    currencies = {c["code"]: c["price"] for c in priced.call("get", "/currencies/").json()["results"]}
     assert currencies["BTC"] == "60000.00000000" and currencies["USD"] is None
 
     with changes_nothing():

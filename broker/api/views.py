@@ -53,6 +53,7 @@ from broker.services import (
     user_currency_revoke,
 )
 from core.api.idempotency import idempotent
+from core.api.pagination import CodeCursorPagination, CurrencyCursorPagination, IdCursorPagination
 from ledger.api.filters import CurrencyFilter, IdFilter
 from ledger.models import Currency
 
@@ -84,7 +85,7 @@ class CurrencyViewSet(CallerViewMixin, mixins.ListModelMixin, viewsets.GenericVi
 
     queryset = Currency.objects.none()
     serializer_class = CurrencySerializer
-    pagination_class = None  # a short reference list
+    pagination_class = CodeCursorPagination
     filterset_class = None
 
     def get_queryset(self):
@@ -103,7 +104,7 @@ class RateViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
 
     queryset = Rate.objects.none()
     serializer_class = RateSerializer
-    pagination_class = None
+    pagination_class = CurrencyCursorPagination
     filterset_class = None
     lookup_field = "currency"
     lookup_value_regex = CODE_PATTERN
@@ -134,7 +135,7 @@ class RateViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         return Response(RateSerializer(rate).data)
 
     @extend_schema(responses={200: RateHistorySerializer(many=True)}, filters=False)
-    @action(detail=True, methods=["get"], pagination_class=viewsets.GenericViewSet.pagination_class)
+    @action(detail=True, methods=["get"], pagination_class=IdCursorPagination)
     def history(self, request, currency=None):
         code = _active_currency(currency).code
         page = self.paginate_queryset(rate_history_list(currency_code=code))
@@ -154,14 +155,15 @@ class UserCurrencyViewSet(_UserScopedMixin, viewsets.GenericViewSet):
 
     queryset = Currency.objects.none()
     serializer_class = UserCurrencySerializer
-    pagination_class = None
+    pagination_class = CodeCursorPagination
     filterset_class = None
     lookup_field = "code"
     lookup_value_regex = CODE_PATTERN
 
-    @extend_schema(responses={200: UserCurrencySerializer(many=True)}, summary="Currencies this user can transact")
+    @extend_schema(summary="Currencies this user can transact")
     def list(self, request, user_pk=None):
-        return Response(UserCurrencySerializer(user_currency_list(user=self.get_user()), many=True).data)
+        page = self.paginate_queryset(user_currency_list(user=self.get_user()))
+        return self.get_paginated_response(UserCurrencySerializer(page, many=True).data)
 
     @extend_schema(
         request=UserCurrencyGrantSerializer,

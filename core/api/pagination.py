@@ -8,3 +8,16 @@ class IdCursorPagination(CursorPagination):
     ordering = "-id"
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+class CodeCursorPagination(IdCursorPagination):
+    """Lists keyed by currency code (currencies, a user's currencies): alphabetical, and as
+    stable under inserts as the id cursor, since codes are unique."""
+
+    ordering = "code"
+
+
+class CurrencyCursorPagination(IdCursorPagination):
+    """Lists with one row per currency (rates): alphabetical by currency code."""
+
+    ordering = "currency_id"

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint serve worker bench bench-ledger clean
+.PHONY: run test lint serve worker bench-ledger clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -7,7 +7,7 @@ Platform superusers hold every role.
 from accounts.models import User
 
 OPERATIONS = "Operations"  # manage clients, users, accounts, orders, rates; post adjustments
-COMPLIANCE = "Compliance"  # read everything, work the review queue, freeze/unfreeze users
+COMPLIANCE = "Compliance"  # read everything, work the review queue, decide held withdrawals, freeze
 READ_ONLY = "Read-only"  # view only
 
 ALL_ROLES = (OPERATIONS, COMPLIANCE, READ_ONLY)

@@ -26,8 +26,8 @@ from audit.services import audit_record
 from core.errors import DomainError
 from ledger.models import Account, CurrencyAuthorization
 from ledger.money import from_minor_units
-from operations.models import ComplianceRule, ReviewItem
-from operations.services import review_item_resolve
+from operations.models import ComplianceRule, PendingWithdrawal, ReviewItem
+from operations.services import review_item_resolve, withdrawal_approve, withdrawal_reject
 
 
 @admin.register(ComplianceRule)
@@ -44,13 +44,14 @@ class ComplianceRuleAdmin(admin.ModelAdmin):
 
 @admin.register(ReviewItem)
 class ReviewItemAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "status", "rule", "client", "user", "entry", "detail", "resolved_by")
+    list_display = ("id", "created_at", "status", "rule", "client", "user", "entry", "withdrawal", "detail",
+                    "resolved_by")
     list_filter = ("status", "rule", "client")
     search_fields = ("=id", "user__external_id", "user__email", "client__name", "detail", "=entry__id")
     date_hierarchy = "created_at"
-    list_select_related = ("rule", "client", "user__client", "entry", "resolved_by")
-    readonly_fields = ("client", "user", "entry", "rule", "detail", "status", "resolved_by", "resolved_at",
-                       "created_at")
+    list_select_related = ("rule", "client", "user__client", "entry", "withdrawal", "resolved_by")
+    readonly_fields = ("client", "user", "entry", "rule", "withdrawal", "detail", "status", "resolved_by",
+                       "resolved_at", "created_at")
     fields = readonly_fields + ("note",)
     actions = ["clear_items", "escalate_items"]
 
@@ -80,6 +81,60 @@ class ReviewItemAdmin(admin.ModelAdmin):
         ReviewItem.objects.filter(pk=obj.pk).update(note=obj.note)
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(PendingWithdrawal)
+class PendingWithdrawalAdmin(admin.ModelAdmin):
+    """Withdrawals held for review. Decided only through the audited actions, each exactly once;
+    the permission to decide is granted to the Compliance role alone."""
+
+    list_display = ("id", "created_at", "status", "client", "user", "account", "amount_display", "reference",
+                    "entry", "decided_by", "decided_at")
+    list_filter = ("status", "client")
+    search_fields = ("=id", "user__external_id", "user__email", "client__name", "reference")
+    date_hierarchy = "created_at"
+    list_select_related = ("client", "user__client", "account__currency", "account__user", "entry", "decided_by")
+    fields = ("client", "user", "account", "amount_display", "hold", "reference", "metadata", "status", "entry",
+              "decided_by", "decided_at", "reason", "created_at")
+    readonly_fields = fields
+    actions = ["approve_withdrawals", "reject_withdrawals"]
+
+    @admin.display(description="amount")
+    def amount_display(self, pending: PendingWithdrawal) -> str:
+        return f"{from_minor_units(pending.amount, scale=pending.account.currency.scale)} {pending.account.currency_id}"
+
+    def _decide(self, request, queryset, decide, verb: str) -> None:
+        done = 0
+        for pending in queryset.order_by("pk"):
+            try:
+                decide(pending=pending, actor=request.user)
+                done += 1
+            except DomainError as error:
+                self.message_user(request, f"Withdrawal request {pending.pk}: {error.detail}", messages.WARNING)
+        self.message_user(request, f"{done} withdrawal(s) {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Approve selected withdrawals", permissions=["decide"])
+    def approve_withdrawals(self, request, queryset):
+        self._decide(request, queryset, withdrawal_approve, "approved")
+
+    @admin.action(description="Reject selected withdrawals", permissions=["decide"])
+    def reject_withdrawals(self, request, queryset):
+        def reject(*, pending, actor):
+            return withdrawal_reject(pending=pending, actor=actor, reason="rejected in admin")
+
+        self._decide(request, queryset, reject, "rejected")
+
+    def has_decide_permission(self, request) -> bool:
+        return request.user.has_perm("operations.decide_pendingwithdrawal")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:

@@ -1,4 +1,4 @@
-"""Compliance rules, the review queue, and the back-office permissions."""
+"""Compliance rules, the review queue, withdrawals held for review, and the back-office permissions."""
 
 from django.conf import settings
 from django.db import models
@@ -70,8 +70,66 @@ class ComplianceRule(models.Model):
         return self.name
 
 
+class PendingWithdrawal(models.Model):
+    """A withdrawal above settings.WITHDRAWAL_REVIEW_THRESHOLD_USD, waiting for Compliance.
+
+    Its amount is held on the account from the request on (available drops, balance does not).
+    It is decided exactly once: approved (the withdrawal entry is posted and captures the hold) or
+    rejected (the hold is released). `operations.services` owns every status change.
+    """
+
+    class Status(models.TextChoices):
+        PENDING_REVIEW = "pending_review", "Pending review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="pending_withdrawals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="pending_withdrawals")
+    account = models.ForeignKey("ledger.Account", on_delete=models.PROTECT, related_name="pending_withdrawals")
+    amount = models.BigIntegerField(help_text="Minor units of the account's currency.")
+    hold = models.OneToOneField("ledger.Hold", on_delete=models.PROTECT, related_name="pending_withdrawal")
+    reference = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_REVIEW)
+    # One-to-one: one request can become at most one withdrawal entry.
+    entry = models.OneToOneField(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="pending_withdrawal"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, help_text="Why it was rejected (internal, not shown to the client).")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("decide_pendingwithdrawal", "Can approve and reject pending withdrawals")]
+        indexes = [models.Index(fields=["status", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="operations_pendingwithdrawal_amount_positive"),
+            models.CheckConstraint(
+                condition=(Q(status="approved") & Q(entry__isnull=False))
+                | (~Q(status="approved") & Q(entry__isnull=True)),
+                name="operations_pendingwithdrawal_approved_has_entry",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="pending_review") & Q(decided_at__isnull=True))
+                | (~Q(status="pending_review") & Q(decided_at__isnull=False)),
+                name="operations_pendingwithdrawal_decided_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"withdrawal request {self.pk}: {self.amount} on account {self.account_id} ({self.status})"
+
+
 class ReviewItem(models.Model):
-    """A rule hit waiting for (or worked by) Compliance."""
+    """A rule hit, or a withdrawal held for review, waiting for (or worked by) Compliance.
+
+    A rule hit names its entry and rule; a held withdrawal has neither yet (no money has moved)
+    and is closed when the withdrawal is approved or rejected.
+    """
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -80,8 +138,15 @@ class ReviewItem(models.Model):
 
     client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="review_items")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_items")
-    entry = models.ForeignKey("ledger.JournalEntry", on_delete=models.PROTECT, related_name="review_items")
-    rule = models.ForeignKey(ComplianceRule, on_delete=models.PROTECT, related_name="review_items")
+    entry = models.ForeignKey(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="review_items"
+    )
+    rule = models.ForeignKey(
+        ComplianceRule, on_delete=models.PROTECT, null=True, blank=True, related_name="review_items"
+    )
+    withdrawal = models.OneToOneField(
+        PendingWithdrawal, on_delete=models.PROTECT, null=True, blank=True, related_name="review_item"
+    )
     detail = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     note = models.TextField(blank=True)
@@ -94,6 +159,12 @@ class ReviewItem(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "-created_at"]), models.Index(fields=["user", "rule", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(entry__isnull=False) & Q(rule__isnull=False)) | Q(withdrawal__isnull=False),
+                name="operations_reviewitem_rule_hit_or_withdrawal",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"review {self.pk}: {self.rule} ({self.status})"
+        return f"review {self.pk}: {self.rule or 'withdrawal held for review'} ({self.status})"

@@ -37,6 +37,7 @@ COMPLIANCE_GRANTS = [
     "operations.add_compliancerule",
     "operations.change_compliancerule",
     "operations.freeze_user",
+    "operations.decide_pendingwithdrawal",
 ]
 
 ROLE_GRANTS: dict[str, tuple[list[str], dict[str, tuple[str, ...]]]] = {

@@ -50,6 +50,8 @@ ENDPOINTS = [
              end_user_outsider=403, id="deposits-create"),
     Endpoint("POST", lambda t: "/api/v1/withdrawals/", lambda t: {"account": t.peer_usd.pk, "amount": "0.10"},
              end_user_outsider=403, id="withdrawals-create"),
+    Endpoint("GET", lambda t: "/api/v1/pending-withdrawals/", names_object=False, end_user_outsider=403,
+             id="pending-withdrawals-list"),
     Endpoint("GET", lambda t: "/api/v1/transfers/", names_object=False, end_user_outsider=None,
              id="transfers-list"),
     Endpoint("POST", lambda t: "/api/v1/transfers/",

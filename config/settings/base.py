@@ -158,6 +158,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CurrencyKindEnum": "ledger.models.Currency.Kind",
         "JournalEntryKindEnum": "ledger.models.JournalEntry.Kind",
+        "PendingWithdrawalStatusEnum": "operations.models.PendingWithdrawal.Status",
     },
 }
 
@@ -186,6 +187,9 @@ LEDGER_ENTRY_OBSERVERS = env.list(
     "LEDGER_ENTRY_OBSERVERS", default=["operations.compliance.compliance_observe_entry"]
 )
 
+# Withdrawals worth more than this (settlement-currency minor units, i.e. cents) are held for a
+# Compliance decision instead of leaving at once. 0 turns the review off.
+WITHDRAWAL_REVIEW_THRESHOLD_USD = env.int("WITHDRAWAL_REVIEW_THRESHOLD_USD", default=0)
 
 # The currency trades settle in; every user is authorized for it.
 SETTLEMENT_CURRENCY = "USD"

@@ -1,5 +1,5 @@
 """Routes under /api/v1/ for accounts, balances and money movements. `router` is merged into
-the API root."""
+the API root. Withdrawals are routed by operations.api.urls (they may wait for compliance review)."""
 
 from django.urls import path
 from rest_framework.routers import SimpleRouter
@@ -10,13 +10,11 @@ from ledger.api.views import (
     TransactionViewSet,
     TransferViewSet,
     UserBalancesViewSet,
-    WithdrawalViewSet,
 )
 
 router = SimpleRouter()
 router.register("accounts", AccountViewSet, basename="account")
 router.register("deposits", DepositViewSet, basename="deposit")
-router.register("withdrawals", WithdrawalViewSet, basename="withdrawal")
 router.register("transfers", TransferViewSet, basename="transfer")
 router.register("transactions", TransactionViewSet, basename="transaction")
 

@@ -1,7 +1,8 @@
 """Accounts, balances, money movements and the journal, under /api/v1/.
 
 Each view authenticates (settings), validates with a serializer, calls one service or selector
-and renders. Money-moving and creating POSTs are `@idempotent`.
+and renders. Money-moving and creating POSTs are `@idempotent`. Withdrawals are served by
+operations.api: above a configured value they wait for Compliance, which the ledger does not know.
 """
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -34,7 +35,7 @@ from ledger.selectors import (
     entry_list,
     transfer_list,
 )
-from ledger.services import account_create, deposit_create, transfer_create, transfer_reverse, withdrawal_create
+from ledger.services import account_create, deposit_create, transfer_create, transfer_reverse
 
 ID_PATTERN = r"[0-9]+"
 
@@ -118,19 +119,6 @@ class DepositViewSet(CallerViewMixin, viewsets.GenericViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return _created(deposit_create(**serializer.validated_data))
-
-
-class WithdrawalViewSet(CallerViewMixin, viewsets.GenericViewSet):
-    """Money leaving the platform from a user's account."""
-
-    serializer_class = MovementSerializer
-
-    @extend_schema(request=MovementSerializer, responses={201: TransactionSerializer})
-    @idempotent
-    def create(self, request):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return _created(withdrawal_create(**serializer.validated_data))
 
 
 @extend_schema_view(list=extend_schema(parameters=[CLIENT_PARAMETER]))

@@ -14,6 +14,7 @@ from ledger.services.movements import (
     deposit_create,
     transfer_create,
     transfer_reverse,
+    withdrawal_check,
     withdrawal_create,
 )
 from ledger.services.posting import Leg, entry_post
@@ -33,5 +34,6 @@ __all__ = [
     "system_account_get",
     "transfer_create",
     "transfer_reverse",
+    "withdrawal_check",
     "withdrawal_create",
 ]

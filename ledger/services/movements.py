@@ -55,9 +55,7 @@ def withdrawal_create(
     Raises InvalidAmountError, InsufficientFundsError, InactiveAccountError, UserFrozenError,
     CurrencyNotAuthorizedError.
     """
-    _check_amount(amount)
-    _check_user_account(account)
-    account_check_can_move(account=account)
+    withdrawal_check(account=account, amount=amount)
     funding = system_account_get(client=account.client_id, currency=account.currency_id, kind=Account.Kind.FUNDING)
     return entry_post(
         client_id=account.client_id,
@@ -66,6 +64,18 @@ def withdrawal_create(
         reference=reference,
         metadata=metadata,
     )
+
+
+def withdrawal_check(*, account: Account, amount: int) -> None:
+    """Refuse a withdrawal before any write. Shared with withdrawals held for compliance review,
+    so a held request is refused for exactly the reasons an immediate one would be.
+
+    Raises InvalidAmountError, NotAUserAccountError, InactiveAccountError, UserFrozenError,
+    CurrencyNotAuthorizedError.
+    """
+    _check_amount(amount)
+    _check_user_account(account)
+    account_check_can_move(account=account)
 
 
 def transfer_create(

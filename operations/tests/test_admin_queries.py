@@ -15,7 +15,7 @@ from broker.models import Conversion, OfferedCurrency, Order, Quote, RateHistory
 from broker.services import rate_update
 from ledger.models import Currency, JournalEntry, LedgerVerification
 from ledger.services import hold_create
-from operations.models import ComplianceRule, ReviewItem
+from operations.models import ComplianceRule, PendingWithdrawal, ReviewItem
 from tests.factories import ClientFactory, EndUserFactory, open_account
 
 ROWS = 100
@@ -30,11 +30,11 @@ def hundred_of_everything(db, superuser):
     ClientFactory.create_batch(ROWS - 1)
     usd, btc = Currency.objects.get(code="USD"), Currency.objects.get(code="BTC")
     rate_update(currency=btc, price_e8=60_000 * 10**8, source="demo")
-    accounts = []
+    accounts, holds = [], []
     for _ in range(ROWS):
         user = EndUserFactory(client=tenant)
         account = open_account(user, "USD", deposit=10_000)
-        hold_create(account=account, amount=100, reason="test")
+        holds.append(hold_create(account=account, amount=100, reason="test"))
         accounts.append(account)
         api_key_create(client=tenant, name="key")
     entries = list(JournalEntry.objects.filter(kind=JournalEntry.Kind.DEPOSIT))
@@ -64,6 +64,10 @@ def hundred_of_everything(db, superuser):
     ReviewItem.objects.bulk_create(
         ReviewItem(client=tenant, user=a.user, entry=entry, rule=rule, detail="test")
         for a, entry in zip(accounts, entries, strict=True)
+    )
+    PendingWithdrawal.objects.bulk_create(
+        PendingWithdrawal(client=tenant, user=a.user, account=a, amount=100, hold=hold)
+        for a, hold in zip(accounts, holds, strict=True)
     )
     LedgerVerification.objects.bulk_create(
         LedgerVerification(is_ok=True, accounts_checked=1, entries_checked=1) for _ in range(ROWS)

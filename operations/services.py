@@ -19,11 +19,8 @@ from audit.services import audit_record
 from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from ledger.models import Account, JournalEntry
 from ledger.services import (
-    Leg,
-    entry_post,
     hold_create,
     hold_release,
-    system_account_get,
     withdrawal_check,
     withdrawal_create,
 )
@@ -116,17 +113,9 @@ def withdrawal_approve(*, pending: PendingWithdrawal, actor: User) -> PendingWit
     with transaction.atomic():
         locked = _lock_pending(pending)
         account = Account.objects.select_related("user").get(pk=locked.account_id)
-        withdrawal_check(account=account, amount=locked.amount)
-        funding = system_account_get(
-            client=account.client_id, currency=account.currency_id, kind=Account.Kind.FUNDING
-        )
-        entry = entry_post(
-            client_id=locked.client_id,
-            kind=JournalEntry.Kind.WITHDRAWAL,
-            legs=[Leg(account, -locked.amount), Leg(funding, locked.amount)],
-            reference=locked.reference,
-            metadata=locked.metadata,
-            captured_holds=[locked.hold],
+        entry = withdrawal_create(
+            account=account, amount=locked.amount, reference=locked.reference, metadata=locked.metadata,
+            hold=locked.hold,
         )
         _decide(pending=locked, actor=actor, status=PendingWithdrawal.Status.APPROVED, entry=entry)
     return locked

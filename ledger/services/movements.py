@@ -18,7 +18,7 @@ from ledger.errors import (
     SameAccountError,
     UserFrozenError,
 )
-from ledger.models import Account, JournalEntry
+from ledger.models import Account, Hold, JournalEntry
 from ledger.money import MAX_MINOR_UNITS
 from ledger.selectors import user_is_authorized
 from ledger.services.accounts import system_account_get
@@ -47,13 +47,20 @@ def deposit_create(
 
 
 def withdrawal_create(
-    *, account: Account, amount: int, reference: str = "", metadata: dict | None = None
+    *,
+    account: Account,
+    amount: int,
+    reference: str = "",
+    metadata: dict | None = None,
+    hold: Hold | None = None,
 ) -> JournalEntry:
     """Debit a user account to its client's funding account (money leaving the platform).
 
-    Locks: the user account and the funding account, in primary-key order.
+    With `hold` (funds reserved earlier for this withdrawal, e.g. while it awaited review), the
+    entry captures it in the same account update, so the held amount pays for the withdrawal.
+    Locks: the user account and the funding account, in primary-key order, then the hold.
     Raises InvalidAmountError, InsufficientFundsError, InactiveAccountError, UserFrozenError,
-    CurrencyNotAuthorizedError.
+    CurrencyNotAuthorizedError, HoldNotActiveError.
     """
     withdrawal_check(account=account, amount=amount)
     funding = system_account_get(client=account.client_id, currency=account.currency_id, kind=Account.Kind.FUNDING)
@@ -63,6 +70,7 @@ def withdrawal_create(
         legs=[Leg(account, -amount), Leg(funding, amount)],
         reference=reference,
         metadata=metadata,
+        captured_holds=[hold] if hold is not None else (),
     )
 
 

@@ -13,20 +13,9 @@ from audit.services import audit_record
 from broker.models import Conversion, OfferedCurrency, Order, Quote, Rate, RateHistory
 from broker.services import offered_currency_add, offered_currency_remove, order_cancel, rate_update
 from broker.services.pricing import price_parse, price_render
+from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from ledger.money import from_minor_units
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 # USD, the settlement currency, keeps 2 decimal places (ledger migration 0002).
 USD_SCALE = 2

@@ -18,23 +18,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from audit.services import audit_record
+from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from ledger.models import Account, Currency, CurrencyAuthorization, Hold, JournalEntry, LedgerVerification, Posting
 from ledger.money import from_minor_units, to_minor_units
 from ledger.services import adjustment_create, transfer_reverse
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Viewable by every role with the view permission; nobody writes through the form."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def _money(amount: int, currency: Currency) -> str:

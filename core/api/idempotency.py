@@ -29,15 +29,20 @@ keys and client staff, per end user, per staff member:
   expired ones (an expired record is also replaced when its key is used again).
 
 Why it is crash-safe: the record row is inserted first, inside the same `transaction.atomic()` as
-the effect, and updated with the outcome before commit. Either both commit or neither does.
-The service runs in a savepoint, so a domain error rolls the effect back but keeps the record.
+the effect, and updated with the outcome before commit. Either both commit or neither does. A
+domain error rolls the whole transaction back (no savepoint on the happy path) and its answer is
+then stored in a transaction of its own, claiming the key again: if another request claimed it
+meanwhile, that request's outcome is the one that stands and is replayed.
 
-How concurrent retries are told apart: the record row is invisible to others until commit, but
-its unique index is not. A second request inserting the same (scope, key) blocks on that index
-until the first commits or rolls back. On PostgreSQL the insert runs with a short `lock_timeout`
-(settings.IDEMPOTENCY_WAIT_MS): if the first commits within it, the insert fails as a duplicate
-and the stored outcome is replayed; if not, the lock wait times out → 409 in progress. On SQLite
-writers are serialised at BEGIN, so the second request waits for the first and then replays.
+The happy path costs two statements: `INSERT … ON CONFLICT DO NOTHING RETURNING id` (the claim,
+and the check for a stored outcome: a committed record is a conflict) and the `UPDATE` with the
+answer. How concurrent retries are told apart without a lock wait on that path: on PostgreSQL
+the claim also takes a transaction-scoped advisory lock on (scope, key) in the same statement
+(`pg_try_advisory_xact_lock`); a second request that cannot take it while no record is committed
+knows the first is still running and waits for it, for at most settings.IDEMPOTENCY_WAIT_MS
+(`lock_timeout` is set only there): if the first commits within it, its outcome is replayed; if
+not → 409 in progress. On SQLite writers are serialised at BEGIN, so the second request waits
+for the first and then replays.
 """
 
 import functools
@@ -47,7 +52,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -63,6 +68,15 @@ MAX_KEY_LENGTH = 255
 _PURGE_ONE_IN = 100
 _PURGE_BATCH = 500
 _LOCK_NOT_AVAILABLE = "55P03"
+_CLAIM_POSTGRESQL = (
+    "INSERT INTO core_idempotencyrecord (scope, key, request_hash, content_type, created_at, expires_at) "
+    "SELECT %s, %s, %s, %s, %s, %s WHERE pg_try_advisory_xact_lock(%s) "
+    "ON CONFLICT (scope, key) DO NOTHING RETURNING id"
+)
+_CLAIM_SQLITE = (
+    "INSERT INTO core_idempotencyrecord (scope, key, request_hash, content_type, created_at, expires_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (scope, key) DO NOTHING RETURNING id"
+)
 
 
 class InvalidIdempotencyKeyError(InvalidInputError):
@@ -81,7 +95,15 @@ class IdempotencyInProgressError(ConflictError):
 
 
 class _AlreadyClaimed(Exception):
-    """Another request committed a record for this key between our read and our insert."""
+    """A record for this key exists (committed), or the request that held it has just ended."""
+
+
+class _Refused(Exception):
+    """The handler raised a domain error: its effect is rolled back, its answer is stored."""
+
+    def __init__(self, error: DomainError):
+        super().__init__(error)
+        self.error = error
 
 
 def idempotent(handler):
@@ -98,17 +120,17 @@ def idempotent(handler):
                 f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."
             )
         request_hash = _fingerprint(request)
-        # Two rounds are enough: a lost race is followed by reading the winner's committed record.
-        for _ in range(2):
-            record = _stored(scope=scope, key=key)
-            if record is not None:
-                return _replay(record, request_hash)
+        # A few rounds are enough: a lost race is followed by reading the winner's committed record.
+        for _ in range(3):
             try:
                 response = _execute(
                     handler, view, request, args, kwargs, scope=scope, key=key, request_hash=request_hash
                 )
             except _AlreadyClaimed:
-                continue
+                record = _stored(scope=scope, key=key)
+                if record is not None:
+                    return _replay(record, request_hash)
+                continue  # it expired (and is gone now) or its first request rolled back: claim again
             _maybe_purge()
             return response
         raise IdempotencyInProgressError()
@@ -124,47 +146,79 @@ def idempotency_purge(*, now=None) -> int:
 
 
 def _execute(handler, view, request, args, kwargs, *, scope: str, key: str, request_hash: str) -> Response:
-    with transaction.atomic():
-        record = _claim(scope=scope, key=key, request_hash=request_hash)
-        try:
-            with transaction.atomic():
+    """The claim, the effect and the outcome in one transaction; a domain error rolls the effect
+    back and stores the error in a transaction of its own."""
+    try:
+        with transaction.atomic():
+            record_id = _claim(scope=scope, key=key, request_hash=request_hash)
+            try:
                 response = handler(view, request, *args, **kwargs)
-        except DomainError as error:
-            response = domain_error_response(error)
-        record.status_code = response.status_code
-        record.response_body = _normalised(response.data)
-        record.content_type = response.content_type or ""
-        record.save(update_fields=["status_code", "response_body", "content_type"])
+            except DomainError as error:
+                raise _Refused(error) from error
+            _store(record_id, response)
+        return response
+    except _Refused as refused:
+        response = domain_error_response(refused.error)
+    with transaction.atomic():
+        # The effect is rolled back, and so was the claim: another request may have claimed the
+        # key meanwhile. Then its outcome is the one that stands (replayed by the caller).
+        _store(_claim(scope=scope, key=key, request_hash=request_hash), response)
     return response
 
 
-def _claim(*, scope: str, key: str, request_hash: str) -> IdempotencyRecord:
-    is_postgresql = connection.vendor == "postgresql"
-    if is_postgresql:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
-                [f"{settings.IDEMPOTENCY_WAIT_MS}ms"],
-            )
-            previous_timeout = cursor.fetchone()[0]
+def _claim(*, scope: str, key: str, request_hash: str) -> int:
+    """Insert the record for (scope, key) in the current transaction and return its id; raise
+    _AlreadyClaimed when a committed record exists, IdempotencyInProgressError when a request
+    still running holds the key longer than settings.IDEMPOTENCY_WAIT_MS."""
+    now = timezone.now()
+    values = [scope, key, request_hash, "", now, now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The transaction-scoped advisory lock is what a concurrent request with the same key
+            # finds taken: it never waits on the unique index, so no lock_timeout is set on the
+            # happy path (and the service's own row locks wait as they always did).
+            cursor.execute(_CLAIM_POSTGRESQL, [*values, _lock_id(scope, key)])
+        else:
+            # SQLite serialises writers at BEGIN: a committed record is all there can be.
+            cursor.execute(_CLAIM_SQLITE, values)
+        row = cursor.fetchone()
+    if row is not None:
+        return row[0]
+    if connection.vendor == "postgresql" and not _stored_exists(scope=scope, key=key):
+        # No committed record, yet the insert did nothing: a request with this key is running.
+        _wait_for_holder(scope=scope, key=key)
+    raise _AlreadyClaimed()
+
+
+def _wait_for_holder(*, scope: str, key: str) -> None:
+    """Wait up to settings.IDEMPOTENCY_WAIT_MS for the request holding the key to end (off the
+    happy path). The caller's transaction rolls back right after, taking this lock_timeout and
+    the lock with it."""
     try:
-        record = IdempotencyRecord.objects.create(
-            scope=scope,
-            key=key,
-            request_hash=request_hash,
-            expires_at=timezone.now() + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
-        )
-    except IntegrityError:
-        raise _AlreadyClaimed() from None
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.IDEMPOTENCY_WAIT_MS}ms"])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(scope, key)])
     except OperationalError as error:
         if getattr(error.__cause__, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
             raise IdempotencyInProgressError() from None
         raise
-    if is_postgresql:
-        # The service's own row locks must wait as long as they always did.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous_timeout])
-    return record
+
+
+def _lock_id(scope: str, key: str) -> int:
+    digest = hashlib.blake2b(f"{scope}\n{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _store(record_id: int, response: Response) -> None:
+    IdempotencyRecord.objects.filter(pk=record_id).update(
+        status_code=response.status_code,
+        response_body=_normalised(response.data),
+        content_type=response.content_type or "",
+    )
+
+
+def _stored_exists(*, scope: str, key: str) -> bool:
+    return IdempotencyRecord.objects.filter(scope=scope, key=key).exists()
 
 
 def _stored(*, scope: str, key: str) -> IdempotencyRecord | None:

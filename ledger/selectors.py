@@ -1,6 +1,8 @@
 """Ledger reads. Tenant-facing selectors take the caller and scope with `scope_to_caller`;
 `user_is_authorized` is a helper for services."""
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Window
 from django.db.models.functions import RowNumber
@@ -35,6 +37,19 @@ def account_destination_list(*, caller: Caller) -> QuerySet[Account]:
     return scope_to_caller(Account.objects.filter(kind=Account.Kind.USER), caller).select_related(
         "currency", "user"
     )
+
+
+def transfer_accounts_get(*, caller: Caller, ids: Iterable[int]) -> dict[int, Account]:
+    """The accounts among `ids` the caller may send to (`account_destination_list`), in one query,
+    whatever the number of transfers they serve. Which of them it may send *from* is
+    `account_may_send_from`; an id missing from the result does not exist for the caller."""
+    return account_destination_list(caller=caller).in_bulk(set(ids))
+
+
+def account_may_send_from(*, caller: Caller, account: Account) -> bool:
+    """True when `account` (already within the caller's client) is in `account_list`: any of the
+    client's user accounts, or for an end user its own."""
+    return not caller.is_end_user or account.user_id == caller.user.pk
 
 
 def account_biggest_list(*, caller: Caller) -> QuerySet[Account]:
@@ -75,7 +90,10 @@ def entry_list(*, caller: Caller, account: Account | None = None) -> QuerySet[Jo
 
 
 def entry_for_rendering(*, entry: JournalEntry) -> JournalEntry:
-    """A just-written entry re-read with what rendering it needs (2 queries, not one per posting)."""
+    """A just-written entry with what rendering it needs: as it is when the service left its
+    postings in memory (the movement services do), else re-read (2 queries, not one per posting)."""
+    if "postings" in getattr(entry, "_prefetched_objects_cache", {}) and hasattr(entry, "reversed_by_pk"):
+        return entry
     return _for_rendering(JournalEntry.objects.filter(pk=entry.pk)).get()
 
 

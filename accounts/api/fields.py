@@ -30,15 +30,19 @@ class ScopedIdField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
+        found = self.queryset_for(self.context["request"].auth).filter(pk=self.parse_id(data)).first()
+        if found is None:
+            raise NotFound(self.not_found)
+        return found
+
+    def parse_id(self, data) -> int:
+        """The id as an int (400 `invalid` unless a positive 64-bit integer or its digits)."""
         if isinstance(data, bool) or not isinstance(data, int | str):
             self.fail("invalid")
         text = str(data)
         if not text.isascii() or not text.isdigit() or not 0 < int(text) <= MAX_ID:
             self.fail("invalid")
-        found = self.queryset_for(self.context["request"].auth).filter(pk=int(text)).first()
-        if found is None:
-            raise NotFound(self.not_found)
-        return found
+        return int(text)
 
     def to_representation(self, value):
         return value.pk if hasattr(value, "pk") else value

@@ -2,13 +2,14 @@ import json
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 
 from accounts.api.fields import ScopedIdField
 from accounts.selectors import user_list
 from ledger.api.fields import AmountField, AmountsMixin
 from ledger.models import Account, Currency, JournalEntry
 from ledger.money import from_minor_units
-from ledger.selectors import account_destination_list, account_list
+from ledger.selectors import account_list, account_may_send_from, transfer_accounts_get
 
 METADATA_MAX_BYTES = 4096
 
@@ -104,14 +105,38 @@ class MovementSerializer(AmountsMixin, serializers.Serializer):
     metadata = MetadataField(required=False, default=dict)
 
 
+class AccountIdField(ScopedIdField):
+    """An account id, resolved by its serializer together with the other accounts of the request
+    (one query for the two sides of a transfer, or for a whole batch)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset_for=_own_accounts, not_found="Account not found.", **kwargs)
+
+    def to_internal_value(self, data):
+        return self.parse_id(data)
+
+
 class TransferCreateSerializer(AmountsMixin, serializers.Serializer):
-    from_account = ScopedIdField(queryset_for=_own_accounts, not_found="Account not found.")
-    to_account = ScopedIdField(
-        queryset_for=lambda caller: account_destination_list(caller=caller), not_found="Account not found."
-    )
+    """Both accounts are loaded in one query (`transfer_accounts_get`): the sender must be one the
+    caller may send from, the recipient any user account of its client; anything else is 404.
+    A serializer for many transfers passes `context["accounts"]`, loaded once for all of them."""
+
+    from_account = AccountIdField()
+    to_account = AccountIdField()
     amount = AmountField(currency_from="from_account")
     reference = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     metadata = MetadataField(required=False, default=dict)
+
+    def validate(self, attrs):
+        caller = self.context["request"].auth
+        accounts = self.context.get("accounts")
+        if accounts is None:
+            accounts = transfer_accounts_get(caller=caller, ids=[attrs["from_account"], attrs["to_account"]])
+        sender = accounts.get(attrs["from_account"])
+        recipient = accounts.get(attrs["to_account"])
+        if sender is None or not account_may_send_from(caller=caller, account=sender) or recipient is None:
+            raise NotFound("Account not found.")
+        return super().validate({**attrs, "from_account": sender, "to_account": recipient})
 
 
 class ReverseSerializer(serializers.Serializer):

@@ -41,7 +41,8 @@ ID_PATTERN = r"[0-9]+"
 
 
 def _created(entry) -> Response:
-    # The same transaction object GET /transactions/{id}/ returns (a new entry is not reversed yet).
+    # The same transaction object GET /transactions/{id}/ returns (a new entry is not reversed yet),
+    # rendered from the postings the service left in memory.
     return Response(TransactionSerializer(entry_for_rendering(entry=entry)).data, status=status.HTTP_201_CREATED)
 
 

@@ -1,7 +1,8 @@
 """Deposits, withdrawals, transfers and their reversals.
 
 Each validates its input before any write, then calls `entry_post` once, inside one
-transaction. A rejection raises a domain error and writes nothing.
+transaction. A rejection raises a domain error and writes nothing. The entry comes back with its
+postings in memory (`entry.postings.all()` sends no query), so rendering it needs no re-read.
 """
 
 from django.db import transaction
@@ -18,7 +19,7 @@ from ledger.errors import (
     SameAccountError,
     UserFrozenError,
 )
-from ledger.models import Account, Hold, JournalEntry
+from ledger.models import Account, Hold, JournalEntry, Posting
 from ledger.money import MAX_MINOR_UNITS
 from ledger.selectors import user_is_authorized
 from ledger.services.accounts import system_account_get
@@ -37,7 +38,7 @@ def deposit_create(
     _check_user_account(account)
     account_check_can_move(account=account)
     funding = system_account_get(client=account.client_id, currency=account.currency_id, kind=Account.Kind.FUNDING)
-    return entry_post(
+    return _post(
         client_id=account.client_id,
         kind=JournalEntry.Kind.DEPOSIT,
         legs=[Leg(funding, -amount), Leg(account, amount)],
@@ -64,7 +65,7 @@ def withdrawal_create(
     """
     withdrawal_check(account=account, amount=amount)
     funding = system_account_get(client=account.client_id, currency=account.currency_id, kind=Account.Kind.FUNDING)
-    return entry_post(
+    return _post(
         client_id=account.client_id,
         kind=JournalEntry.Kind.WITHDRAWAL,
         legs=[Leg(account, -amount), Leg(funding, amount)],
@@ -115,7 +116,7 @@ def transfer_create(
     _check_user_account(to_account)
     account_check_can_move(account=from_account)
     account_check_can_move(account=to_account)
-    return entry_post(
+    return _post(
         client_id=from_account.client_id,
         kind=JournalEntry.Kind.TRANSFER,
         legs=[Leg(from_account, -amount), Leg(to_account, amount)],
@@ -139,10 +140,10 @@ def transfer_reverse(*, entry: JournalEntry, reference: str = "", metadata: dict
             raise NotReversibleError("Only transfers can be reversed.")
         if JournalEntry.objects.filter(reverses=original).exists():
             raise AlreadyReversedError(f"Transfer {original.pk} has already been reversed.")
-        postings = list(original.postings.select_related("account", "account__user"))
+        postings = list(original.postings.select_related("account__currency", "account__user"))
         for posting in postings:
             account_check_can_move(account=posting.account, check_authorization=False)
-        return entry_post(
+        return _post(
             client_id=original.client_id,
             kind=JournalEntry.Kind.REVERSAL,
             legs=[Leg(posting.account, -posting.amount) for posting in postings],
@@ -176,3 +177,18 @@ def _check_amount(amount: int) -> None:
     # Amounts arrive parsed by ledger.money; this guards direct callers of the services.
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_MINOR_UNITS:
         raise InvalidAmountError("Amount must be a positive integer number of minor units.")
+
+
+def _post(*, legs: list[Leg], **entry) -> JournalEntry:
+    """`entry_post`, with the postings it wrote attached to the entry in leg order (the order they
+    were inserted in, i.e. of their ids) and each account's currency shared where one leg has it."""
+    posted = entry_post(legs=legs, **entry)
+    is_cached = Account.currency.is_cached
+    currencies = {leg.account.currency_id: leg.account.currency for leg in legs if is_cached(leg.account)}
+    for leg in legs:
+        if not is_cached(leg.account) and leg.account.currency_id in currencies:
+            leg.account.currency = currencies[leg.account.currency_id]
+    postings = [Posting(entry=posted, account=leg.account, amount=leg.amount) for leg in legs]
+    posted._prefetched_objects_cache = {"postings": postings}
+    posted.reversed_by_pk = None  # just written: nothing reverses it yet
+    return posted

@@ -1,0 +1,90 @@
+"""SQL statements per request on the money path, through the whole stack (API-key
+authentication, throttling, `Idempotency-Key`, compliance, the ledger, rendering).
+
+Statement counts are deterministic where throughput figures are not, so the budget of each hot
+endpoint is asserted here; `docs/performance.md` explains each statement that remains. A failure
+prints every statement sent. Throttling counts live in the shared cache (Redis in production),
+so the cache is process-local here: only database statements are counted.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from ledger.models import JournalEntry
+
+pytestmark = pytest.mark.django_db
+
+LOCAL_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# The budgets (statements per request). Lower them when a change earns it; never raise them
+# without saying why in docs/performance.md.
+TRANSFER_BUDGET = 1
+DEPOSIT_BUDGET = 1
+BALANCES_BUDGET = 1
+BATCH_OF_10_BUDGET = 99
+
+
+@pytest.fixture(autouse=True)
+def _process_local_cache(settings):
+    settings.CACHES = LOCAL_CACHE
+
+
+@pytest.fixture
+def compliance_rules_cached(settings):
+    """Production keeps compliance rules for a few seconds; tests read them every time."""
+    settings.COMPLIANCE_RULES_CACHE_SECONDS = 60
+
+
+def _statements(queries) -> str:
+    return "\n".join(f"{number:>3}. {query['sql']}" for number, query in enumerate(queries, start=1))
+
+
+def _measure(send):
+    send(warm=True)  # first use of a key, a rule cache and the like are not the steady state
+    with CaptureQueriesContext(connection) as captured:
+        response = send(warm=False)
+    return response, captured.captured_queries
+
+
+def _within(queries, budget: int) -> None:
+    assert len(queries) <= budget, f"{len(queries)} statements (budget {budget}):\n{_statements(queries)}"
+
+
+def test_a_transfer_stays_within_its_statement_budget(api, tenant, compliance_rules_cached):
+    counter = iter(range(1000))
+
+    def send(*, warm: bool):
+        return api.post(
+            "/api/v1/transfers/",
+            {"from_account": tenant.usd.pk, "to_account": tenant.peer_usd.pk, "amount": "0.01"},
+            format="json", HTTP_IDEMPOTENCY_KEY=f"t-{next(counter)}", **tenant.auth,
+        )
+
+    response, queries = _measure(send)
+    assert response.status_code == 201, response.content
+    assert JournalEntry.objects.filter(pk=response.json()["id"]).exists()
+    _within(queries, TRANSFER_BUDGET)
+
+
+def test_a_deposit_stays_within_its_statement_budget(api, tenant, compliance_rules_cached):
+    counter = iter(range(1000))
+
+    def send(*, warm: bool):
+        return api.post(
+            "/api/v1/deposits/", {"account": tenant.peer_usd.pk, "amount": "0.01"},
+            format="json", HTTP_IDEMPOTENCY_KEY=f"d-{next(counter)}", **tenant.auth,
+        )
+
+    response, queries = _measure(send)
+    assert response.status_code == 201, response.content
+    _within(queries, DEPOSIT_BUDGET)
+
+
+def test_user_balances_stay_within_their_statement_budget(api, tenant):
+    def send(*, warm: bool):
+        return api.get(f"/api/v1/users/{tenant.user.pk}/balances/", **tenant.auth)
+
+    response, queries = _measure(send)
+    assert response.status_code == 200
+    _within(queries, BALANCES_BUDGET)

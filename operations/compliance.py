@@ -3,18 +3,37 @@
 `compliance_observe_entry` is listed in settings.LEDGER_ENTRY_OBSERVERS; `entry_post` calls it
 inside the posting transaction, so a review item exists exactly when its movement does, and a
 failure here rolls the movement back rather than letting it through unreviewed.
+
+It runs while the entry's account rows are locked, so it is kept O(1) in the user's history:
+- Active rules are read once per process every settings.COMPLIANCE_RULES_CACHE_SECONDS (a rule
+  change applies within that bound; 0 reads them on every entry).
+- Velocity counts come from `MovementCount`, one row per user per minute, bumped and read back in
+  one statement on PostgreSQL (two on SQLite): at most `window_minutes` rows per user, never the
+  user's postings. The window is the current minute and the `window_minutes - 1` before it.
+- A large movement is judged from the entry in memory (a rate read for non-settlement currencies).
+- Withdrawal-after-deposit reads the user's deposits of the window, for withdrawals only.
+The pending-withdrawal hold (operations.services) is decided before any of this, synchronously.
 """
 
+import secrets
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 
-from django.db.models import Count
+from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from ledger.models import JournalEntry, Posting
 from ledger.services import Leg
-from operations.models import ComplianceRule, ReviewItem
+from operations.models import ComplianceRule, MovementCount, ReviewItem
 from operations.valuation import settlement_value
+
+# One entry in this many also deletes a batch of counters older than any window needs.
+_PURGE_ONE_IN = 1000
+_COUNTER_RETENTION_MINUTES = 7 * 24 * 60
+
+_rules_cache: tuple[float, list[ComplianceRule]] | None = None
 
 
 def compliance_observe_entry(*, entry: JournalEntry, legs: Sequence[Leg]) -> list[ReviewItem]:
@@ -22,23 +41,22 @@ def compliance_observe_entry(*, entry: JournalEntry, legs: Sequence[Leg]) -> lis
     user_legs = [leg for leg in legs if leg.account.user_id is not None]
     if not user_legs:
         return []
-    rules = list(ComplianceRule.objects.filter(is_active=True))
-    items: list[ReviewItem] = []
+    rules = compliance_rules_active()
     now = timezone.now()
+    velocity_rules = [rule for rule in rules if rule.kind == ComplianceRule.Kind.VELOCITY]
+    counts = _movements_count(
+        user_ids=sorted({leg.account.user_id for leg in user_legs}),
+        now=now,
+        window_minutes=max((rule.window_minutes for rule in velocity_rules), default=1),
+    )
+    items: list[ReviewItem] = []
     for rule in rules:
         seen_users: set[int] = set()
-        movement_counts = (
-            _movement_counts(rule=rule, user_legs=user_legs, now=now)
-            if rule.kind == ComplianceRule.Kind.VELOCITY
-            else {}
-        )
         for leg in user_legs:
             user_id = leg.account.user_id
             if rule.currency_id and rule.currency_id != leg.account.currency_id:
                 continue
-            detail = _evaluate(
-                rule=rule, entry=entry, leg=leg, now=now, seen_users=seen_users, movement_counts=movement_counts
-            )
+            detail = _evaluate(rule=rule, entry=entry, leg=leg, now=now, seen_users=seen_users, counts=counts)
             if detail is not None:
                 seen_users.add(user_id)
                 items.append(
@@ -49,22 +67,63 @@ def compliance_observe_entry(*, entry: JournalEntry, legs: Sequence[Leg]) -> lis
     return items
 
 
-def _movement_counts(*, rule: ComplianceRule, user_legs: Sequence[Leg], now) -> dict[int, int]:
-    """Movements (journal entries) per user of this entry within the rule's window: one grouped
-    query for every user the entry touches, not one per leg."""
-    since = now - timedelta(minutes=rule.window_minutes)
-    user_ids = {leg.account.user_id for leg in user_legs}
-    rows = (
-        Posting.objects.filter(account__user_id__in=user_ids, entry__created_at__gte=since)
-        .values("account__user_id")
-        .annotate(movements=Count("entry_id", distinct=True))
-        .values_list("account__user_id", "movements")
+def compliance_rules_active() -> list[ComplianceRule]:
+    """The active rules, read at most once per settings.COMPLIANCE_RULES_CACHE_SECONDS per process."""
+    global _rules_cache
+    ttl = settings.COMPLIANCE_RULES_CACHE_SECONDS
+    if ttl > 0 and _rules_cache is not None and _rules_cache[0] > time.monotonic():
+        return _rules_cache[1]
+    rules = list(ComplianceRule.objects.filter(is_active=True))
+    _rules_cache = (time.monotonic() + ttl, rules) if ttl > 0 else None
+    return rules
+
+
+def _minute(moment) -> int:
+    return int(moment.timestamp()) // 60
+
+
+def _movements_count(*, user_ids: list[int], now, window_minutes: int) -> dict[int, dict[int, int]]:
+    """Count this entry as one movement for each user (in user-id order, so concurrent entries
+    take the counter rows in one order) and return `{user_id: {minute: movements}}` for the last
+    `window_minutes` minutes, this entry included."""
+    minute = _minute(now)
+    first = minute - window_minutes + 1
+    rows_sql = ", ".join(["(%s, %s, 1)"] * len(user_ids))
+    bump_params = [value for user_id in user_ids for value in (user_id, minute)]
+    in_sql = ", ".join(["%s"] * len(user_ids))
+    bump = (
+        f"INSERT INTO operations_movementcount (user_id, minute, movements) VALUES {rows_sql} "  # noqa: S608
+        "ON CONFLICT (user_id, minute) DO UPDATE SET movements = operations_movementcount.movements + 1 "
+        "RETURNING user_id, minute, movements"
     )
-    return dict(rows)
+    earlier = (
+        f"SELECT user_id, minute, movements FROM operations_movementcount WHERE user_id IN ({in_sql}) "  # noqa: S608
+        "AND minute >= %s AND minute < %s"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The earlier minutes come from the statement's snapshot; this minute from the upsert.
+            cursor.execute(
+                f"WITH bumped AS ({bump}) SELECT * FROM bumped UNION ALL {earlier}",  # noqa: S608
+                [*bump_params, *user_ids, first, minute],
+            )
+            rows = cursor.fetchall()
+        else:
+            cursor.execute(bump, bump_params)
+            rows = cursor.fetchall()
+            cursor.execute(earlier, [*user_ids, first, minute])
+            rows += cursor.fetchall()
+    counts: dict[int, dict[int, int]] = {user_id: {} for user_id in user_ids}
+    for user_id, row_minute, movements in rows:
+        counts[user_id][row_minute] = movements
+    if secrets.randbelow(_PURGE_ONE_IN) == 0:
+        stale = MovementCount.objects.filter(minute__lt=minute - _COUNTER_RETENTION_MINUTES).values("pk")[:500]
+        MovementCount.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
+    return counts
 
 
 def _evaluate(
-    *, rule: ComplianceRule, entry: JournalEntry, leg: Leg, now, seen_users: set[int], movement_counts: dict[int, int]
+    *, rule: ComplianceRule, entry: JournalEntry, leg: Leg, now, seen_users: set[int], counts: dict[int, dict[int, int]]
 ) -> str | None:
     user_id = leg.account.user_id
     if user_id in seen_users:
@@ -75,10 +134,12 @@ def _evaluate(
             return f"{entry.kind} of {abs(leg.amount)} {leg.account.currency_id} minor units exceeds the threshold"
         return None
     if rule.kind == ComplianceRule.Kind.VELOCITY:
-        movements = movement_counts.get(user_id, 0)
-        if movements <= rule.max_movements:
+        first = _minute(now) - rule.window_minutes + 1
+        movements = sum(count for minute, count in counts.get(user_id, {}).items() if minute >= first)
+        # Only the movement that crosses the limit looks further (not every one after it), and
+        # one item per user per window: the queue should show a pattern once, not every movement.
+        if movements != rule.max_movements + 1:
             return None
-        # One item per user per window: the queue should show a pattern once, not every movement.
         if ReviewItem.objects.filter(user_id=user_id, rule=rule, created_at__gte=since).exists():
             return None
         return f"{movements} movements in {rule.window_minutes} minutes (allowed {rule.max_movements})"

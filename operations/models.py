@@ -168,3 +168,21 @@ class ReviewItem(models.Model):
 
     def __str__(self) -> str:
         return f"review {self.pk}: {self.rule or 'withdrawal held for review'} ({self.status})"
+
+
+class MovementCount(models.Model):
+    """Movements (journal entries) touching a user's accounts, per minute: what the velocity rule
+    sums over its window, so evaluating it reads at most `window_minutes` rows per user however
+    long the user's history. Written by `operations.compliance` inside the posting transaction."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    minute = models.BigIntegerField(help_text="Minutes since the Unix epoch (UTC).")
+    movements = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "minute"], name="operations_movementcount_user_minute_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} minute {self.minute}: {self.movements}"

@@ -19,10 +19,12 @@ LOCAL_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemC
 
 # The budgets (statements per request). Lower them when a change earns it; never raise them
 # without saying why in docs/performance.md.
-TRANSFER_BUDGET = 1
-DEPOSIT_BUDGET = 1
-BALANCES_BUDGET = 1
+TRANSFER_BUDGET = 13
+DEPOSIT_BUDGET = 14
+BALANCES_BUDGET = 3
 BATCH_OF_10_BUDGET = 99
+# Compliance bumps and reads its velocity counters in one statement on PostgreSQL, two on SQLite.
+COMPLIANCE_SQLITE_EXTRA = 1
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +49,9 @@ def _measure(send):
     return response, captured.captured_queries
 
 
-def _within(queries, budget: int) -> None:
+def _within(queries, budget: int, *, sqlite_extra: int = 0) -> None:
+    if connection.vendor == "sqlite":
+        budget += sqlite_extra
     assert len(queries) <= budget, f"{len(queries)} statements (budget {budget}):\n{_statements(queries)}"
 
 
@@ -64,7 +68,7 @@ def test_a_transfer_stays_within_its_statement_budget(api, tenant, compliance_ru
     response, queries = _measure(send)
     assert response.status_code == 201, response.content
     assert JournalEntry.objects.filter(pk=response.json()["id"]).exists()
-    _within(queries, TRANSFER_BUDGET)
+    _within(queries, TRANSFER_BUDGET, sqlite_extra=COMPLIANCE_SQLITE_EXTRA)
 
 
 def test_a_deposit_stays_within_its_statement_budget(api, tenant, compliance_rules_cached):
@@ -78,7 +82,7 @@ def test_a_deposit_stays_within_its_statement_budget(api, tenant, compliance_rul
 
     response, queries = _measure(send)
     assert response.status_code == 201, response.content
-    _within(queries, DEPOSIT_BUDGET)
+    _within(queries, DEPOSIT_BUDGET, sqlite_extra=COMPLIANCE_SQLITE_EXTRA)
 
 
 def test_user_balances_stay_within_their_statement_budget(api, tenant):

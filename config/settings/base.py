@@ -187,6 +187,10 @@ LEDGER_ENTRY_OBSERVERS = env.list(
     "LEDGER_ENTRY_OBSERVERS", default=["operations.compliance.compliance_observe_entry"]
 )
 
+# How long each process keeps the active compliance rules before reading them again: a rule
+# change applies within this many seconds (0: read on every journal entry).
+COMPLIANCE_RULES_CACHE_SECONDS = env.int("COMPLIANCE_RULES_CACHE_SECONDS", default=5)
+
 # Withdrawals worth more than this (settlement-currency minor units, i.e. cents) are held for a
 # Compliance decision instead of leaving at once. 0 turns the review off.
 WITHDRAWAL_REVIEW_THRESHOLD_USD = env.int("WITHDRAWAL_REVIEW_THRESHOLD_USD", default=0)

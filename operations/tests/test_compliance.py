@@ -136,3 +136,64 @@ def test_operations_cannot_work_the_review_queue(client, only_rule, operations_u
                 {"action": "clear_items", "_selected_action": [item.pk]})
     item.refresh_from_db()
     assert item.status == ReviewItem.Status.OPEN
+
+
+def _observer_statements(legs_of) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        legs_of()
+    return len(captured.captured_queries)
+
+
+def test_velocity_is_judged_from_counters_whatever_the_users_history(only_rule, alice_usd, bob_usd, settings):
+    from django.utils import timezone
+
+    from operations.models import MovementCount
+
+    # given: rules cached, a velocity rule, and an hour of history already counted
+    settings.COMPLIANCE_RULES_CACHE_SECONDS = 60
+    only_rule(kind="velocity", max_movements=1000)
+    transfer = lambda: transfer_create(from_account=alice_usd, to_account=bob_usd, amount=1)  # noqa: E731
+    transfer()
+    short_history = _observer_statements(transfer)
+    for _ in range(30):
+        transfer()
+    # when: one more transfer
+    long_history = _observer_statements(transfer)
+    # then: the same statements (one counter bump) whether the user has 3 movements or 34
+    assert long_history == short_history
+    counted = MovementCount.objects.filter(user=alice_usd.user, minute__gte=int(timezone.now().timestamp()) // 60 - 1)
+    assert sum(counted.values_list("movements", flat=True)) == 34  # the funding deposit and 33 transfers
+    assert not ReviewItem.objects.exists()
+
+
+def test_movements_older_than_the_window_do_not_count(only_rule, alice_usd, bob_usd):
+    from django.utils import timezone
+
+    from operations.models import MovementCount
+
+    # given: 10 movements counted an hour ago, outside a 60-minute window
+    this_minute = int(timezone.now().timestamp()) // 60
+    MovementCount.objects.create(user=alice_usd.user, minute=this_minute - 60, movements=10)
+    rule = only_rule(kind="velocity", max_movements=3)
+    # when: two more now (with the funding deposit, three in the window)
+    transfer_create(from_account=alice_usd, to_account=bob_usd, amount=100)
+    transfer_create(from_account=alice_usd, to_account=bob_usd, amount=100)
+    # then: not flagged; the fourth in the window is
+    assert not ReviewItem.objects.filter(rule=rule).exists()
+    transfer_create(from_account=alice_usd, to_account=bob_usd, amount=100)
+    assert ReviewItem.objects.filter(user=alice_usd.user, rule=rule).count() == 1
+
+
+def test_rules_are_read_once_per_cache_period(only_rule, alice, settings):
+    from operations.compliance import compliance_rules_active
+
+    settings.COMPLIANCE_RULES_CACHE_SECONDS = 60
+    first = compliance_rules_active()
+    only_rule(kind="large_movement", threshold_usd=1)
+    # within the period the process keeps what it read; with no cache it sees the change at once
+    assert compliance_rules_active() == first
+    settings.COMPLIANCE_RULES_CACHE_SECONDS = 0
+    assert [rule.name for rule in compliance_rules_active()] == ["rule under test"]

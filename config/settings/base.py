@@ -84,8 +84,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
+    # Persistent connections (one per process, reused for CONN_MAX_AGE seconds). Health checks are
+    # off by default: with them Django sends a `SELECT 1` before the first query of every request.
+    # Without them a connection the server dropped fails one request (a 500, never a partial
+    # write: the transaction is gone with the connection) and Django then replaces it, since it
+    # closes unusable connections at the end of each request. Turn them on where connections are
+    # cut often (a proxy with idle timeouts shorter than CONN_MAX_AGE).
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
 
 # Caches back throttling and must be shared by every process: the database cache table by
 # default (works with nothing installed), Redis in production via CACHE_URL=redis://...
@@ -123,7 +129,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.CallerPermission"],
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.ExactJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "core.api.renderers.FastJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.IdCursorPagination",

@@ -54,10 +54,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from core.api.exceptions import domain_error_response
+from core.api.renderers import FastJSONRenderer
 from core.errors import ConflictError, DomainError, InvalidInputError, RuleViolationError
 from core.models import IdempotencyRecord
 
@@ -253,7 +253,7 @@ def _fingerprint(request) -> str:
 def _normalised(data) -> str | None:
     if data is None:
         return None
-    return JSONRenderer().render(data).decode()
+    return FastJSONRenderer().render(data).decode()
 
 
 def _maybe_purge() -> None:

@@ -150,7 +150,11 @@ class Posting(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="ledger_posting_amount_non_zero")]
-        indexes = [models.Index(fields=["account", "-id"])]
+        indexes = [
+            models.Index(fields=["account", "-id"]),
+            # An account's history, newest entry first: pages are read from here (ledger.selectors).
+            models.Index(fields=["account", "-entry"], name="ledger_posting_account_entry"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.amount:+d} on account {self.account_id}"

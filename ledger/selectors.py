@@ -85,8 +85,24 @@ def entry_list(*, caller: Caller, account: Account | None = None) -> QuerySet[Jo
         own_postings = Posting.objects.filter(entry_id=OuterRef("pk"), account__user_id=caller.user.pk)
         entries = entries.filter(Exists(own_postings))
     if account is not None:
-        entries = entries.filter(Exists(Posting.objects.filter(entry_id=OuterRef("pk"), account_id=account.pk)))
+        entries = entry_history_of(entries, account_id=account.pk)
     return _for_rendering(entries)
+
+
+def entry_history_of(entries: QuerySet[JournalEntry], *, account_id: int) -> QuerySet[JournalEntry]:
+    """`entries` that touch the account, driven from its postings: each row joins the account's
+    first posting in the entry and carries `history_position` (its entry id) to order and page by
+    (`ledger.api.pagination.HistoryCursorPagination`). A page then reads the index on postings
+    (account, entry descending) from the cursor on, so a page 100,000 entries deep costs what the
+    first does. (Filtering entries with EXISTS instead walks the journal backwards from the
+    cursor and probes each entry.)"""
+    earlier_leg = Posting.objects.filter(entry_id=OuterRef("pk"), account_id=account_id, id__lt=OuterRef("history_leg"))
+    # Annotations reuse the join the filter made (a second filter on postings would add another).
+    return (
+        entries.filter(postings__account_id=account_id)
+        .annotate(history_position=F("postings__entry_id"), history_leg=F("postings__id"))
+        .filter(~Exists(earlier_leg))
+    )
 
 
 def entry_for_rendering(*, entry: JournalEntry) -> JournalEntry:

@@ -5,6 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from ledger.models import Account, JournalEntry, Posting
+from ledger.selectors import entry_history_of
 
 MAX_ID = 2**63 - 1
 
@@ -35,7 +36,8 @@ class AccountFilter(django_filters.FilterSet):
 
 
 class TransactionFilter(django_filters.FilterSet):
-    """Filters on postings use EXISTS, so an entry touching two matching accounts appears once."""
+    """Filters on postings use EXISTS, so an entry touching two matching accounts appears once;
+    `account` joins the account's first posting of each entry, which is also once."""
 
     account = IdFilter(method="filter_account")
     user = IdFilter(method="filter_user")
@@ -49,7 +51,8 @@ class TransactionFilter(django_filters.FilterSet):
         fields = ["account", "user", "currency", "kind", "created_after", "created_before"]
 
     def filter_account(self, queryset, name, value):
-        return queryset.filter(Exists(Posting.objects.filter(entry_id=OuterRef("pk"), account_id=value)))
+        # Paged from the account's postings (see the selector); pair with HistoryCursorPagination.
+        return entry_history_of(queryset, account_id=value)
 
     def filter_user(self, queryset, name, value):
         return queryset.filter(Exists(Posting.objects.filter(entry_id=OuterRef("pk"), account__user_id=value)))

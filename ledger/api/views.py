@@ -16,6 +16,7 @@ from accounts.models import User
 from accounts.selectors import user_list
 from core.api.idempotency import idempotent
 from ledger.api.filters import AccountFilter, TransactionFilter
+from ledger.api.pagination import HistoryCursorPagination
 from ledger.api.serializers import (
     AccountCreateSerializer,
     AccountSerializer,
@@ -68,7 +69,7 @@ class AccountViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveMode
         return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: TransactionSerializer(many=True)}, filters=False)
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=HistoryCursorPagination)
     def transactions(self, request, pk=None):
         account = self.get_object()
         page = self.paginate_queryset(entry_list(caller=self.caller, account=account))
@@ -163,6 +164,7 @@ class TransactionViewSet(
     queryset = JournalEntry.objects.none()
     serializer_class = TransactionSerializer
     filterset_class = TransactionFilter
+    pagination_class = HistoryCursorPagination
     end_user_actions = {"list", "retrieve"}
     lookup_value_regex = ID_PATTERN
 

@@ -1,0 +1,101 @@
+"""An account's history is paged from its postings: every entry once, in order, and a deep page
+read from the (account, entry) index, not by walking the journal."""
+
+import json
+
+import pytest
+from django.db import connection
+
+from ledger.models import Account, JournalEntry
+from ledger.selectors import entry_history_of
+from ledger.services import Leg, entry_post, system_account_get
+
+pytestmark = pytest.mark.django_db
+
+
+def _pages(api, url, auth):
+    ids, pages = [], 0
+    while url:
+        body = api.get(url, **auth).json()
+        ids += [row["id"] for row in body["results"]]
+        url, pages = body["next"], pages + 1
+    return ids, pages
+
+
+def test_an_accounts_history_pages_through_every_entry_once_newest_first(api, tenant):
+    # given: more entries than a page, one of which posts twice to the account
+    for _ in range(5):
+        api.post("/api/v1/deposits/", {"account": tenant.peer_usd.pk, "amount": "1"}, format="json", **tenant.auth)
+    funding = system_account_get(client=tenant.client, currency="USD", kind=Account.Kind.FUNDING)
+    twice = entry_post(
+        client_id=tenant.client.pk, kind="adjustment",
+        legs=[Leg(funding, -3), Leg(tenant.peer_usd, 1), Leg(tenant.peer_usd, 2)],
+    )
+    touching = JournalEntry.objects.filter(postings__account=tenant.peer_usd).distinct()
+    expected = list(touching.order_by("-id").values_list("id", flat=True))
+    assert twice.pk in expected and len(expected) == 7
+    # when / then: both history routes agree, page after page
+    for url in (f"/api/v1/transactions/?account={tenant.peer_usd.pk}&page_size=2",
+                f"/api/v1/accounts/{tenant.peer_usd.pk}/transactions/?page_size=2"):
+        ids, pages = _pages(api, url, tenant.auth)
+        assert ids == expected
+        assert pages == 4
+
+
+def test_the_account_filter_still_combines_with_the_others(api, tenant):
+    body = api.get(f"/api/v1/transactions/?account={tenant.usd.pk}&kind=deposit", **tenant.auth).json()
+    assert [row["kind"] for row in body["results"]] == ["deposit"]
+    other = api.get(f"/api/v1/transactions/?account={tenant.usd.pk}&user={tenant.peer.pk}", **tenant.auth).json()
+    assert [row["id"] for row in other["results"]] == [tenant.transfer.pk]
+
+
+def _plan_nodes(plan):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def test_a_deep_history_page_reads_the_postings_index_not_the_journal(requires_postgres, tenant):
+    # given: 20,000 entries of which half touch the account, statistics fresh
+    account, other = tenant.usd, tenant.peer_usd
+    funding = system_account_get(client=tenant.client, currency="USD", kind=Account.Kind.FUNDING)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_journalentry (client_id, kind, reference, metadata, created_at) "
+            "SELECT %s, 'transfer', '', '{}', now() FROM generate_series(1, 20000)",
+            [tenant.client.pk],
+        )
+        cursor.execute(
+            "INSERT INTO ledger_posting (entry_id, account_id, amount) "
+            "SELECT e.id, CASE WHEN e.id %% 2 = 0 THEN %s ELSE %s END, -1 FROM ledger_journalentry e "
+            "WHERE e.client_id = %s AND NOT EXISTS (SELECT 1 FROM ledger_posting p WHERE p.entry_id = e.id) "
+            "UNION ALL SELECT e.id, %s, 1 FROM ledger_journalentry e WHERE e.client_id = %s "
+            "AND NOT EXISTS (SELECT 1 FROM ledger_posting p WHERE p.entry_id = e.id)",
+            [account.pk, other.pk, tenant.client.pk, funding.pk, tenant.client.pk],
+        )
+        cursor.execute("ANALYZE ledger_journalentry")
+        cursor.execute("ANALYZE ledger_posting")
+    positions = list(
+        JournalEntry.objects.filter(postings__account=account).order_by("id").values_list("id", flat=True)[:200]
+    )
+    deep_cursor = positions[150]  # ~9,900 of the account's entries are newer
+    page = (
+        entry_history_of(JournalEntry.objects.filter(client_id=tenant.client.pk), account_id=account.pk)
+        .filter(history_position__lt=deep_cursor)
+        .order_by("-history_position")[:51]
+    )
+    sql, params = page.query.sql_with_params()
+    # when
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    nodes = list(_plan_nodes(plan[0]["Plan"]))
+    # then: the account's postings come from the history index, from the cursor on, and no more
+    # rows are read than the page needs (not the ~9,900 newer entries)
+    history_scans = [node for node in nodes if node.get("Index Name") == "ledger_posting_account_entry"]
+    assert history_scans, json.dumps(plan, indent=1)
+    assert all(node["Actual Rows"] * node.get("Actual Loops", 1) <= 200 for node in history_scans)
+    assert not [node for node in nodes if node["Node Type"] == "Seq Scan" and node.get("Relation Name") in
+                ("ledger_posting", "ledger_journalentry")], json.dumps(plan, indent=1)
+    assert len(list(page)) == 51

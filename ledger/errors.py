@@ -1,6 +1,13 @@
 """Ledger rule violations, each with a stable code the API exposes."""
 
-from core.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError, RuleViolationError
+from core.errors import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    RuleViolationError,
+)
 
 
 class InvalidAmountError(InvalidInputError):
@@ -81,3 +88,18 @@ class UnbalancedEntryError(RuleViolationError):
 
     code = "unbalanced_entry"
     title = "Journal entry does not balance"
+
+
+class BatchItemRefusedError(RuleViolationError):
+    """An all-or-none batch refused as a whole because one of its transfers was."""
+
+    code = "batch_item_refused"
+    title = "A transfer of the batch was refused; none was applied"
+
+    def __init__(self, *, index: int, error: DomainError):
+        self.index = index
+        self.error = error
+        super().__init__(
+            f"Transfer {index} was refused ({error.code}): {error.detail}",
+            errors={"index": index, "code": error.code, "status": error.status, "detail": error.detail},
+        )

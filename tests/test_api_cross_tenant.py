@@ -26,6 +26,9 @@ class Endpoint:
     # is not theirs at all, 404 when it is but the object is someone else's, None when allowed.
     end_user_outsider: int | None = 404
     id: str = field(default="")
+    # An all-or-none batch answers 422 `batch_item_refused` naming the refused item; the item's
+    # own status (errors.status) is what the rules below check.
+    is_batch: bool = False
 
 
 ENDPOINTS = [
@@ -57,6 +60,9 @@ ENDPOINTS = [
     Endpoint("POST", lambda t: "/api/v1/transfers/",
              lambda t: {"from_account": t.peer_usd.pk, "to_account": t.usd.pk, "amount": "0.10"},
              id="transfers-create"),
+    Endpoint("POST", lambda t: "/api/v1/transfers/batch/",
+             lambda t: {"transfers": [{"from_account": t.peer_usd.pk, "to_account": t.usd.pk, "amount": "0.10"}]},
+             is_batch=True, id="transfers-batch"),
     Endpoint("GET", lambda t: f"/api/v1/transfers/{t.transfer.pk}/", end_user_outsider=None,
              id="transfers-retrieve"),
     Endpoint("POST", lambda t: f"/api/v1/transfers/{t.transfer.pk}/reverse/", lambda t: {},
@@ -102,6 +108,14 @@ def call(api, endpoint: Endpoint, target: Tenant, **auth):
     return getattr(api, endpoint.method.lower())(endpoint.path(target), data, **kwargs, **auth)
 
 
+def answer(endpoint: Endpoint, response) -> tuple[int, str | None]:
+    """The status and code the caller got: for a batch refused at an item, that item's."""
+    body = response.json() if response["Content-Type"].endswith("json") and response.content else {}
+    if endpoint.is_batch and response.status_code == 422 and body.get("code") == "batch_item_refused":
+        return body["errors"]["status"], body["errors"]["code"]
+    return response.status_code, body.get("code") if isinstance(body, dict) else None
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.id)
 def test_anonymous_caller_gets_401_and_changes_nothing(api, tenant, endpoint):
     # given
@@ -121,8 +135,9 @@ def test_another_clients_key_gets_404_and_changes_nothing(api, tenant, other_ten
     # when
     response = call(api, endpoint, tenant, **other_tenant.auth)
     # then
-    assert response.status_code == 404, response.content
-    assert response.json()["code"] in ("not_found", "account_not_found")
+    status, code = answer(endpoint, response)
+    assert status == 404, response.content
+    assert code in ("not_found", "account_not_found")
     assert ledger_snapshot() == before
 
 
@@ -133,7 +148,7 @@ def test_another_clients_end_user_gets_404_or_403_and_changes_nothing(api, tenan
     # when
     response = call(api, endpoint, tenant, **end_user_auth(other_tenant.user))
     # then: never data — 403 where the action is not an end user's at all, 404 otherwise
-    assert response.status_code == (403 if endpoint.end_user_outsider == 403 else 404), response.content
+    assert answer(endpoint, response)[0] == (403 if endpoint.end_user_outsider == 403 else 404), response.content
     assert ledger_snapshot() == before
 
 
@@ -146,7 +161,7 @@ def test_end_user_outside_its_rights_is_refused_and_changes_nothing(api, tenant,
     # when
     response = call(api, endpoint, tenant, **end_user_auth(tenant.user))
     # then
-    assert response.status_code == endpoint.end_user_outsider, response.content
+    assert answer(endpoint, response)[0] == endpoint.end_user_outsider, response.content
     assert ledger_snapshot() == before
 
 

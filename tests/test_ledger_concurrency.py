@@ -20,10 +20,12 @@ from ledger.errors import AlreadyReversedError, HoldNotActiveError, Insufficient
 from ledger.models import Account, Hold, JournalEntry
 from ledger.services import (
     Leg,
+    TransferRequest,
     entry_post,
     hold_create,
     hold_release,
     system_account_get,
+    transfer_batch_create,
     transfer_create,
     transfer_reverse,
 )
@@ -253,3 +255,27 @@ def test_a_hold_raced_by_release_and_capture_closes_exactly_once(requires_postgr
     assert captured + outcomes["released"] == 20
     assert Account.objects.values_list("balance", "held").get(pk=account.pk) == (100_000 - 600 * captured, 0)
     assert ledger_verify(record=False).is_ok
+
+
+def test_batches_in_opposite_orders_never_deadlock_and_conserve_money(requires_postgres):
+    # given: batches that each walk the same accounts, half of them in reverse order, with
+    # single transfers racing them
+    client = ClientFactory()
+    accounts = [open_account(EndUserFactory(client=client), "USD", deposit=OPENING_BALANCE) for _ in range(6)]
+    pairs = [(accounts[n], accounts[(n + 1) % len(accounts)]) for n in range(len(accounts))]
+
+    def batch(reverse: bool, atomic: bool):
+        ordered = list(reversed(pairs)) if reverse else pairs
+        return transfer_batch_create(
+            transfers=[TransferRequest(from_account=a, to_account=b, amount=7) for a, b in ordered], atomic=atomic
+        )
+
+    workers = [lambda n=n: batch(reverse=n % 2 == 1, atomic=n % 3 != 0) for n in range(THREADS - 4)]
+    workers += [lambda: transfer_create(from_account=accounts[5], to_account=accounts[0], amount=3)] * 4
+    # when
+    results = run_concurrently(workers)
+    # then: every batch and transfer went through (funds suffice), money is conserved
+    assert not [result for result in results if isinstance(result, BaseException)], results
+    total = Account.objects.filter(pk__in=[account.pk for account in accounts]).aggregate(total=Sum("balance"))
+    assert total["total"] == OPENING_BALANCE * len(accounts)
+    assert ledger_verify().is_ok

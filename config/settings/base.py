@@ -193,6 +193,9 @@ LEDGER_ENTRY_OBSERVERS = env.list(
     "LEDGER_ENTRY_OBSERVERS", default=["operations.compliance.compliance_observe_entry"]
 )
 
+# Most transfers one POST /transfers/batch/ may carry.
+TRANSFER_BATCH_MAX_ITEMS = env.int("TRANSFER_BATCH_MAX_ITEMS", default=1000)
+
 # How long each process keeps the active compliance rules before reading them again: a rule
 # change applies within this many seconds (0: read on every journal entry).
 COMPLIANCE_RULES_CACHE_SECONDS = env.int("COMPLIANCE_RULES_CACHE_SECONDS", default=5)

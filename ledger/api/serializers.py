@@ -1,15 +1,20 @@
+import contextlib
 import json
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
 from accounts.api.fields import ScopedIdField
 from accounts.selectors import user_list
+from core.errors import DomainError, InvalidInputError
 from ledger.api.fields import AmountField, AmountsMixin
+from ledger.errors import AccountNotFoundError, InvalidAmountError
 from ledger.models import Account, Currency, JournalEntry
 from ledger.money import from_minor_units
 from ledger.selectors import account_list, account_may_send_from, transfer_accounts_get
+from ledger.services import TransferRequest
 
 METADATA_MAX_BYTES = 4096
 
@@ -139,6 +144,64 @@ class TransferCreateSerializer(AmountsMixin, serializers.Serializer):
         return super().validate({**attrs, "from_account": sender, "to_account": recipient})
 
 
+class TransferBatchSerializer(serializers.Serializer):
+    """`{"transfers": [...], "atomic": true}`. The envelope is validated here (a malformed one is a
+    400, like any request); the items by `transfer_requests()`, each on its own, so that a bad
+    item is refused alone (or, all or none, refuses the batch at its index)."""
+
+    transfers = serializers.ListField(
+        child=serializers.DictField(), allow_empty=False,
+        help_text="Each as POST /transfers/ takes it: from_account, to_account, amount, reference?, metadata?. "
+        "At most TRANSFER_BATCH_MAX_ITEMS (1,000 by default).",
+    )
+    atomic = serializers.BooleanField(
+        default=True, help_text="true: all or none (422 naming the first refused index); false: each on its own (207)."
+    )
+
+    def validate_transfers(self, value):
+        limit = settings.TRANSFER_BATCH_MAX_ITEMS
+        if len(value) > limit:
+            raise serializers.ValidationError(f"At most {limit} transfers per batch.", code="too_many_transfers")
+        return value
+
+    def transfer_requests(self) -> list[TransferRequest | DomainError]:
+        """Each item as a TransferRequest, or the error that refuses it. The accounts of every item
+        are loaded in one query."""
+        caller = self.context["request"].auth
+        items = self.validated_data["transfers"]
+        id_field = AccountIdField()
+        ids = set()
+        for item in items:
+            for name in ("from_account", "to_account"):
+                with contextlib.suppress(serializers.ValidationError):  # the item's own validation reports it
+                    ids.add(id_field.parse_id(item.get(name)))
+        context = {**self.context, "accounts": transfer_accounts_get(caller=caller, ids=ids)}
+        return [_transfer_request(item, context) for item in items]
+
+
+def _transfer_request(item: dict, context: dict) -> TransferRequest | DomainError:
+    serializer = TransferCreateSerializer(data=item, context=context)
+    try:
+        if serializer.is_valid():
+            return TransferRequest(**serializer.validated_data)
+    except NotFound:
+        return AccountNotFoundError("Account not found.")
+    errors = serializer.errors
+    codes = {getattr(message, "code", None) for messages in errors.values() for message in messages}
+    error_class = InvalidAmountError if "invalid_amount" in codes else InvalidInputError
+    return error_class("The transfer has invalid fields.", errors=errors)
+
+
+class TransferBatchRequestSchema(serializers.Serializer):
+    """The batch request as documented (parsed by TransferBatchSerializer)."""
+
+    transfers = TransferCreateSerializer(many=True)
+    atomic = serializers.BooleanField(default=True)
+
+    class Meta:
+        ref_name = "TransferBatchRequest"
+
+
 class ReverseSerializer(serializers.Serializer):
     reference = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     metadata = MetadataField(required=False, default=dict)
@@ -211,3 +274,14 @@ def _single_user_account(entry: JournalEntry, *, debited: bool) -> int | None:
         if posting.account.kind == Account.Kind.USER and (posting.amount < 0) == debited
     }
     return next(iter(accounts)) if len(accounts) == 1 else None
+
+
+class TransferBatchItemSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.IntegerField(help_text="201 applied; otherwise the status a single transfer would get.")
+    transaction = TransactionSerializer(required=False, help_text="When applied.")
+    error = serializers.DictField(required=False, child=serializers.JSONField(), help_text="When refused: a problem.")
+
+
+class TransferBatchResultSerializer(serializers.Serializer):
+    results = TransferBatchItemSerializer(many=True)

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from accounts.api.base import CLIENT_PARAMETER, CallerViewMixin
 from accounts.models import User
 from accounts.selectors import user_list
+from core.api.exceptions import domain_error_response
 from core.api.idempotency import idempotent
 from ledger.api.filters import AccountFilter, TransactionFilter
 from ledger.api.pagination import HistoryCursorPagination
@@ -24,6 +25,9 @@ from ledger.api.serializers import (
     MovementSerializer,
     ReverseSerializer,
     TransactionSerializer,
+    TransferBatchRequestSchema,
+    TransferBatchResultSerializer,
+    TransferBatchSerializer,
     TransferCreateSerializer,
     UserBalancesSerializer,
 )
@@ -36,7 +40,14 @@ from ledger.selectors import (
     entry_list,
     transfer_list,
 )
-from ledger.services import account_create, deposit_create, transfer_create, transfer_reverse
+from ledger.services import (
+    TransferOutcome,
+    account_create,
+    deposit_create,
+    transfer_batch_create,
+    transfer_create,
+    transfer_reverse,
+)
 
 ID_PATTERN = r"[0-9]+"
 
@@ -125,12 +136,12 @@ class DepositViewSet(CallerViewMixin, viewsets.GenericViewSet):
 
 @extend_schema_view(list=extend_schema(parameters=[CLIENT_PARAMETER]))
 class TransferViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Transfers between two user accounts of one client. End users send from their own
-    accounts and may reverse transfers they received."""
+    """Transfers between two user accounts of one client, one at a time or in batches. End users
+    send from their own accounts and may reverse transfers they received."""
 
     queryset = JournalEntry.objects.none()
     serializer_class = TransactionSerializer
-    end_user_actions = {"list", "retrieve", "create", "reverse"}
+    end_user_actions = {"list", "retrieve", "create", "batch", "reverse"}
     lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
@@ -142,6 +153,22 @@ class TransferViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveMod
         serializer = TransferCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         return _created(transfer_create(**serializer.validated_data))
+
+    @extend_schema(
+        request=TransferBatchRequestSchema,
+        responses={201: TransferBatchResultSerializer, 207: TransferBatchResultSerializer},
+        summary="Many transfers at once: all or none (201), or each on its own (207)",
+    )
+    @action(detail=False, methods=["post"])
+    @idempotent
+    def batch(self, request):
+        serializer = TransferBatchSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        atomic = serializer.validated_data["atomic"]
+        outcomes = transfer_batch_create(transfers=serializer.transfer_requests(), atomic=atomic)
+        results = [_batch_result(outcome) for outcome in outcomes]
+        answer = status.HTTP_201_CREATED if atomic else status.HTTP_207_MULTI_STATUS
+        return Response({"results": results}, status=answer)
 
     @extend_schema(request=ReverseSerializer, responses={201: TransactionSerializer})
     @action(detail=True, methods=["post"])
@@ -170,6 +197,14 @@ class TransactionViewSet(
 
     def get_queryset(self):
         return entry_list(caller=self.caller)
+
+
+def _batch_result(outcome: TransferOutcome) -> dict:
+    if outcome.error is not None:
+        problem = domain_error_response(outcome.error).data
+        return {"index": outcome.index, "status": outcome.error.status, "error": problem}
+    transaction = TransactionSerializer(outcome.entry).data  # from the postings in memory
+    return {"index": outcome.index, "status": status.HTTP_201_CREATED, "transaction": transaction}
 
 
 def _received_by(transfer, user_id: int) -> bool:

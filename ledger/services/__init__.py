@@ -8,6 +8,7 @@ from ledger.services.accounts import (
     system_account_get,
 )
 from ledger.services.adjustments import adjustment_create
+from ledger.services.batches import TransferOutcome, TransferRequest, transfer_batch_create
 from ledger.services.holds import hold_create, hold_release
 from ledger.services.movements import (
     account_check_can_move,
@@ -32,6 +33,9 @@ __all__ = [
     "hold_create",
     "hold_release",
     "system_account_get",
+    "TransferOutcome",
+    "TransferRequest",
+    "transfer_batch_create",
     "transfer_create",
     "transfer_reverse",
     "withdrawal_check",

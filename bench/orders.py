@@ -1,13 +1,16 @@
 """Order throughput and latency: submit N market orders through the HTTP API while db_worker
-processes execute them; print orders/s submitted and filled, and submit→fill latency p50/p99.
+processes execute them; print orders/s submitted and filled (fills/s), submit→fill latency
+p50/p99, and on PostgreSQL the fill rate as a ratio of a pgbench ceiling measured in the same run
+(bench/pgbench_ceiling.py: our transfer SQL on the bench users' USD accounts, same concurrency).
 
     .venv/bin/python bench/orders.py                       # SQLite file in a temp directory
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_orders .venv/bin/python bench/orders.py \
-        --orders 2000 --clients 16 --web-workers 4 --task-workers 4
+        --orders 2000 --clients 16 --web-workers 2 --task-workers 2
 
-The database named by DATABASE_URL is migrated and used as is (use a scratch database). The API
-runs under gunicorn, the workers are `manage.py db_worker` processes, both started here and
-stopped at the end. Latency is order.filled_at - order.created_at as recorded by the server.
+The database named by DATABASE_URL is migrated and used as is (use a scratch database); on
+PostgreSQL it is ANALYZEd after seeding. The API runs under gunicorn, the workers are
+`manage.py db_worker` processes, both started here and stopped at the end. Latency is
+order.filled_at - order.created_at as recorded by the server.
 """
 
 import argparse
@@ -33,8 +36,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=8, help="Concurrent HTTP clients submitting orders.")
     parser.add_argument("--users", type=int, default=50, help="End users the orders are spread over.")
-    parser.add_argument("--web-workers", type=int, default=4)
-    parser.add_argument("--task-workers", type=int, default=4)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--task-workers", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=600, help="Seconds to wait for every order to be final.")
     options = parser.parse_args()
 
@@ -58,7 +61,13 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     django.setup()
-    api_key, client_id, user_ids = prepare(users=options.users, orders=options.orders)
+    api_key, client_id, user_ids, account_ids = prepare(users=options.users, orders=options.orders)
+    is_postgresql = database_url.startswith("postgres")
+    if is_postgresql:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # fresh statistics: autovacuum may be off, and seeding changed everything
 
     port = free_port()
     processes = [
@@ -87,10 +96,24 @@ def main() -> None:
         for process in processes:
             process.wait(timeout=30)
 
-    report(options, database_url, submit_seconds, rejected, results)
+    fills_per_second = report(options, database_url, submit_seconds, rejected, results)
+    # Before the ceiling: pgbench's script does not stop at a refused debit (these users' balances
+    # are small), so the ledger is only verifiable before it runs.
+    print("verify_ledger:", flush=True)
+    verified = subprocess.run([PYTHON, "manage.py", "verify_ledger"], cwd=ROOT, env=environment)
+    if is_postgresql:
+        from pgbench_ceiling import pgbench_transfers_per_second
+
+        ceiling = pgbench_transfers_per_second(
+            database_url=database_url, clients=options.clients, seconds=10, client_id=client_id,
+            first_account=account_ids[0], last_account=account_ids[-1],
+        )
+        print(f"pgbench ceiling:     {ceiling:8.0f} transfers/s (same accounts, {options.clients} clients); "
+              f"fills are {100 * fills_per_second / ceiling:.1f}% of it")
+    sys.exit(verified.returncode)
 
 
-def prepare(*, users: int, orders: int) -> tuple[str, int, list[int]]:
+def prepare(*, users: int, orders: int) -> tuple[str, int, list[int], list[int]]:
     """A client with an API key, `users` funded end users authorized for BTC, and a BTC rate."""
     from accounts.models import User
     from accounts.services import api_key_create, client_create
@@ -104,15 +127,17 @@ def prepare(*, users: int, orders: int) -> tuple[str, int, list[int]]:
     rate_update(currency="BTC", price_e8=60_000 * 10**8)
     # Each order buys 0.0001 BTC (6.00 USD + fee, held at +2%); fund every user for its share.
     per_user = (orders // users + 1) * 700
-    user_ids = []
+    user_ids, accounts = [], []
     for number in range(users):
         user = User.objects.create(
             username=f"{client.slug}-{number}", client=client, external_id=f"bench-{number}", kind=User.Kind.END_USER
         )
         currency_authorization_grant(user=user, currency=btc)
-        deposit_create(account=account_create(user=user, currency=usd), amount=per_user)
+        accounts.append(account_create(user=user, currency=usd))  # contiguous ids, as pgbench addresses them
         user_ids.append(user.pk)
-    return plaintext, client.pk, user_ids
+    for account in accounts:
+        deposit_create(account=account, amount=per_user)
+    return plaintext, client.pk, user_ids, [account.pk for account in accounts]
 
 
 def submit(base: str, api_key: str, user_ids: list[int], options) -> tuple[float, int]:
@@ -142,7 +167,7 @@ def wait_for_fills(client_id: int, count: int, timeout: int) -> list[tuple]:
     return list(orders.values_list("status", "created_at", "filled_at"))
 
 
-def report(options, database_url: str, submit_seconds: float, rejected: int, results: list[tuple]) -> None:
+def report(options, database_url: str, submit_seconds: float, rejected: int, results: list[tuple]) -> float:
     filled = [(created, done) for status, created, done in results if status == "filled"]
     latencies = sorted((done - created).total_seconds() * 1000 for created, done in filled)
     fill_span = (max(done for _, done in filled) - min(created for created, _ in filled)).total_seconds()
@@ -158,6 +183,7 @@ def report(options, database_url: str, submit_seconds: float, rejected: int, res
     not_filled = len(results) - len(filled)
     if not_filled:
         print(f"WARNING: {not_filled} orders not filled")
+    return len(filled) / fill_span
 
 
 def run(command: list[str], environment: dict) -> None:

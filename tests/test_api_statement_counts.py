@@ -73,6 +73,10 @@ def test_a_transfer_stays_within_its_statement_budget(api, tenant, compliance_ru
     assert response.status_code == 201, response.content
     assert JournalEntry.objects.filter(pk=response.json()["id"]).exists()
     _within(queries, TRANSFER_BUDGET, sqlite_extra=COMPLIANCE_SQLITE_EXTRA)
+    # the happy path neither waits under lock_timeout nor re-reads what it just wrote
+    sent = _statements(queries)
+    assert "lock_timeout" not in sent and 'FROM "core_idempotencyrecord"' not in sent, sent
+    assert 'FROM "ledger_posting"' not in sent and 'FROM "ledger_journalentry"' not in sent, sent
 
 
 def test_a_deposit_stays_within_its_statement_budget(api, tenant, compliance_rules_cached):

@@ -4,11 +4,11 @@
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Window
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Value, Window
 from django.db.models.functions import RowNumber
 
 from accounts.callers import Caller, scope_to_caller
-from accounts.models import User
+from accounts.selectors import user_list
 from ledger.models import Account, Currency, CurrencyAuthorization, JournalEntry, Posting
 
 
@@ -61,15 +61,27 @@ def account_biggest_list(*, caller: Caller) -> QuerySet[Account]:
     return ranked.filter(rank=1).order_by("currency_id")
 
 
-def balance_list(*, caller: Caller, user: User, currency: Currency | None = None) -> list[dict]:
-    """The user's balances as `{currency, balance, available, scale}` (minor units), one per
-    account; narrowed to `currency`, which answers a zero balance when there is no account."""
-    accounts = account_list(caller=caller).filter(user_id=user.pk).order_by("currency_id")
-    if currency is not None:
-        accounts = accounts.filter(currency_id=currency.code)
+def balance_list(*, caller: Caller, user_id: int, currency: Currency | None = None) -> list[dict] | None:
+    """The user's balances as `{currency, balance, available}` (minor units), one per account,
+    narrowed to `currency` (a zero balance when there is no account); None when the caller may
+    not see the user (`user_list`). One query: the user, left-joined to its accounts."""
+    user = user_list(caller=caller).filter(pk=user_id)
+    if currency is None:
+        rows = user.order_by("accounts__currency_id").values_list(
+            "accounts__currency_id", "accounts__currency__scale", "accounts__balance", "accounts__held"
+        )
+    else:
+        # A left join restricted to the currency: the user's row comes back even without an account.
+        rows = user.annotate(
+            listed=FilteredRelation("accounts", condition=Q(accounts__currency_id=currency.code))
+        ).values_list("listed__currency_id", Value(currency.scale), "listed__balance", "listed__held")
+    rows = list(rows)
+    if not rows:
+        return None
     balances = [
-        {"currency": account.currency, "balance": account.balance, "available": account.available}
-        for account in accounts
+        {"currency": Currency(code=code, scale=scale), "balance": balance, "available": balance - held}
+        for code, scale, balance, held in rows
+        if code is not None
     ]
     if currency is not None and not balances:
         balances = [{"currency": currency, "balance": 0, "available": 0}]

@@ -21,7 +21,7 @@ LOCAL_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemC
 # without saying why in docs/performance.md.
 TRANSFER_BUDGET = 13
 DEPOSIT_BUDGET = 14
-BALANCES_BUDGET = 3
+BALANCES_BUDGET = 2
 # 9 around the batch (authentication, BEGIN and COMMIT, the idempotency claim and outcome, one
 # read of every account, one lock of them all, the batch's savepoint and release), 7 per
 # transfer (savepoint, two guarded updates, entry, postings, velocity counters, release), and 4

@@ -22,6 +22,9 @@ threads; without wrk, Python threads with one requests.Session each. Tables are 
 seeding (autovacuum may be off); transfers/s is counted from the journal, not from replies, and
 `verify_ledger` runs at the end (its exit code is the script's).
 
+With --seconds 180 or more a mode also prints its first and last minute's rate (flat with
+history: the last should be at least 90% of the first; `--modes single --seconds 1800`).
+
 Options: --modes single,hot,batch,deposits, --seconds 20 (per mode), --connections 16,
 --workers 2 (gunicorn processes), --accounts 1000, --hot-accounts 8, --batch-size 100,
 --port 8100, --cache-url redis://127.0.0.1:6379/1, --log-file (default: a temporary file).
@@ -40,6 +43,7 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -153,6 +157,11 @@ def main() -> None:
             )
             line = (f"{mode:8} {ours:8.1f} transfers/s ({replies}); pgbench {theirs:7.0f} tps on the same "
                     f"{len(accounts)} accounts; ratio {100 * ours / theirs:5.1f}%")
+            if options.seconds >= 180:  # flat with history: the last minute against the first
+                minute = timedelta(minutes=1)
+                first = journal_count(database_url, kind, started, started + minute) / 60
+                last = journal_count(database_url, kind, ended - minute, ended) / 60
+                line += f"; first minute {first:.1f}/s, last minute {last:.1f}/s ({100 * last / first:.0f}%)"
             print(line, flush=True)
             summary.append(line)
     finally:

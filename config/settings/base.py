@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "rest_framework_simplejwt.token_blacklist",
     "django_prometheus",
     "django_tasks",
     "django_tasks_db",
@@ -134,6 +135,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.CallerRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"caller": env.str("API_THROTTLE_RATE", default="6000/min")},
     "UNAUTHENTICATED_USER": None,
+    # Proxies in front of the app whose X-Forwarded-For is trusted for the client IP (throttles).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "COERCE_DECIMAL_TO_STRING": True,
 }
 
@@ -143,6 +146,11 @@ SIMPLE_JWT = {
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # A refresh answers a new refresh token and blacklists the old one: each is single-use.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Token login and refresh refuse inactive people and people of an inactive client.
+    "USER_AUTHENTICATION_RULE": "accounts.authentication.person_may_authenticate",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -172,6 +180,12 @@ TASKS = {
 # Platform rules (documented in .env.example).
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="") or SECRET_KEY
 END_USER_TOKEN_MINUTES = env.int("END_USER_TOKEN_MINUTES", default=15)
+# How long an API key → client resolution, or a client's active flag, may be served from the
+# shared cache: the bound on how long a revoked key or a deactivated client still authenticates
+# in another process (the services that change them clear the entries at once).
+AUTH_CACHE_SECONDS = env.int("AUTH_CACHE_SECONDS", default=5)
+# Failed authentications per client IP before 429 (`count/s|min|hour|day`).
+AUTH_FAILURE_RATE = env.str("AUTH_FAILURE_RATE", default="60/min")
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 # How long a retry waits for the first request with its Idempotency-Key before 409 in progress.
 IDEMPOTENCY_WAIT_MS = env.int("IDEMPOTENCY_WAIT_MS", default=1000)

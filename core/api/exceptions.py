@@ -69,7 +69,7 @@ def problem_exception_handler(exc, context):
         detail = "The request has invalid fields."
         code = _validation_code(errors)
     else:
-        detail = str(exc.detail) if hasattr(exc, "detail") else str(exc)
+        detail, code = _readable_detail(exc, code)
     headers = {key: value for key, value in response.items() if key in ("WWW-Authenticate", "Retry-After", "Allow")}
     return problem_response(
         status_code=response.status_code,
@@ -79,6 +79,28 @@ def problem_exception_handler(exc, context):
         errors=errors,
         headers=headers,
     )
+
+
+# Codes an authentication failure may carry instead of the generic one: a client acts on them
+# (token_expired → refresh; client_inactive → talk to the platform).
+_AUTHENTICATION_CODES = {"token_expired", "token_invalid", "client_inactive", "no_active_account"}
+
+
+def _readable_detail(exc, code: str) -> tuple[str, str]:
+    """A sentence, never a repr: simplejwt puts a dict ({detail, code, messages}) in `detail`."""
+    detail = getattr(exc, "detail", str(exc))
+    if isinstance(detail, dict):
+        inner = detail.get("detail", "")
+        detail_code = getattr(inner, "code", None) or detail.get("code")
+        if detail_code == "token_not_valid":
+            detail_code = "token_invalid"
+        return str(inner) or "Invalid credentials.", detail_code if detail_code in _AUTHENTICATION_CODES else code
+    if isinstance(detail, list):
+        return " ".join(str(item) for item in detail), code
+    detail_code = getattr(detail, "code", None)
+    if isinstance(exc, exceptions.AuthenticationFailed) and detail_code in _AUTHENTICATION_CODES:
+        code = detail_code
+    return str(detail), code
 
 
 def _validation_code(errors: dict) -> str:

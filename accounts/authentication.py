@@ -49,6 +49,17 @@ def person_may_authenticate(user: User | None) -> bool:
     )
 
 
+def claim_id(value) -> int | None:
+    """An id claim as an int (simplejwt writes them as digit strings), or None if it is not one.
+    Tokens are signed, so only a holder of the signing key can put anything else there; still a
+    401, never a 500."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 < value < 2**63 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
+        return int(value)
+    return None
+
+
 def _bearer(request) -> str | None:
     header = authentication.get_authorization_header(request).decode("latin-1")
     scheme, _, raw = header.partition(" ")
@@ -113,8 +124,8 @@ class EndUserTokenAuthentication(authentication.BaseAuthentication):
         token = _decode_bearer(request, raw)
         if token.get("token_type") != EndUserToken.token_type:
             return None  # not an end-user token: the JWT class decides
-        user_id, client_id = token.get("user_id"), token.get("client_id")
-        if not all(isinstance(value, int) and not isinstance(value, bool) for value in (user_id, client_id)):
+        user_id, client_id = claim_id(token.get("user_id")), claim_id(token.get("client_id"))
+        if user_id is None or client_id is None:
             refuse(request, "The token is not valid.", TOKEN_INVALID)
         user = User.objects.filter(pk=user_id, client_id=client_id, kind=User.Kind.END_USER, is_active=True).first()
         if user is None:
@@ -137,8 +148,8 @@ class StaffJWTAuthentication(JWTAuthentication):
         token = _decode_bearer(request, raw)
         if token.get("token_type") != AccessToken.token_type:
             refuse(request, "The token is not an access token.", TOKEN_INVALID)
-        user_id = token.get("user_id")
-        if not isinstance(user_id, int) or isinstance(user_id, bool):
+        user_id = claim_id(token.get("user_id"))
+        if user_id is None:
             refuse(request, "The token is not valid.", TOKEN_INVALID)
         user = User.objects.filter(pk=user_id).first()
         if user is None or not user.is_active:

@@ -13,15 +13,15 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts.authentication import TOKEN_EXPIRED, TOKEN_INVALID, person_may_authenticate
+from accounts.authentication import TOKEN_EXPIRED, TOKEN_INVALID, claim_id, person_may_authenticate
 from accounts.models import User
 from core.api.throttling import auth_failure_record, auth_failures_check
 
 
 class StaffTokenRefreshSerializer(TokenRefreshSerializer):
     def validate(self, attrs):
-        user_id = RefreshToken(attrs["refresh"]).payload.get("user_id")
-        if not isinstance(user_id, int) or isinstance(user_id, bool):
+        user_id = claim_id(RefreshToken(attrs["refresh"]).payload.get("user_id"))
+        if user_id is None:
             raise TokenError("Token is invalid")
         if not person_may_authenticate(User.objects.filter(pk=user_id).first()):
             raise exceptions.AuthenticationFailed("No active account found for the given token.")

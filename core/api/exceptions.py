@@ -62,7 +62,9 @@ def problem_exception_handler(exc, context):
     response = exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: let Django log it and answer 500
-    code = next((slug for cls, slug in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    code = next((slug for cls, slug in _DRF_CODES.items() if isinstance(exc, cls)), None) or getattr(
+        exc, "default_code", "error"
+    )
     errors = None
     if isinstance(exc, exceptions.ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
@@ -113,6 +115,10 @@ def _validation_code(errors: dict) -> str:
     return "validation_error"
 
 
+def problem_title(status_code: int) -> str:
+    return _title(status_code)
+
+
 def _title(status_code: int) -> str:
     return {
         400: "Invalid input",
@@ -121,6 +127,8 @@ def _title(status_code: int) -> str:
         404: "Not found",
         405: "Method not allowed",
         406: "Not acceptable",
+        413: "Request too large",
         415: "Unsupported media type",
         429: "Too many requests",
+        500: "Server error",
     }.get(status_code, "Error")

@@ -37,7 +37,7 @@ class IdCursorPagination(CursorPagination):
         try:
             if len(encoded) > _MAX_CURSOR_LENGTH:
                 raise ValueError("too long")
-            tokens = parse.parse_qs(b64decode(encoded.encode("ascii"), validate=False).decode("ascii"),
+            tokens = parse.parse_qs(b64decode(encoded.encode("ascii"), validate=True).decode("ascii"),
                                     keep_blank_values=True, strict_parsing=False)
             offset = tokens.get("o", ["0"])[0]
             reverse = tokens.get("r", ["0"])[0]

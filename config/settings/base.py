@@ -32,14 +32,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "rest_framework_simplejwt.token_blacklist",
     "django_prometheus",
-    "django_tasks",
-    "django_tasks_db",
     "core",
     "audit",
     "accounts",
     "ledger",
     "broker",
     "operations",
+    # After `broker`: its `db_worker` (self-healing) replaces django_tasks_db's command of that
+    # name, because the first app in this list that provides a command wins.
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -178,6 +180,14 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+
+# The order worker (`manage.py db_worker`): tasks RUNNING longer than WORKER_ORPHAN_SECONDS are
+# taken as a dead worker's and re-queued, checked every WORKER_RECOVERY_SECONDS; a database outage
+# is retried with backoff from WORKER_RETRY_MIN_SECONDS up to WORKER_RETRY_MAX_SECONDS.
+WORKER_ORPHAN_SECONDS = env.int("WORKER_ORPHAN_SECONDS", default=30)
+WORKER_RECOVERY_SECONDS = env.int("WORKER_RECOVERY_SECONDS", default=15)
+WORKER_RETRY_MIN_SECONDS = env.float("WORKER_RETRY_MIN_SECONDS", default=0.5)
+WORKER_RETRY_MAX_SECONDS = env.float("WORKER_RETRY_MAX_SECONDS", default=30)
 
 # Platform rules (documented in .env.example).
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="") or SECRET_KEY

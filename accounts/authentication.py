@@ -12,6 +12,8 @@ the answer is 429 and credentials are no longer looked up. Bearer tokens that fa
 with a stable code: `token_expired` (refresh or mint a new one) or `token_invalid`.
 """
 
+from typing import NoReturn
+
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -33,7 +35,7 @@ TOKEN_EXPIRED = "token_expired"  # noqa: S105 - an error code, not a secret
 TOKEN_INVALID = "token_invalid"  # noqa: S105 - an error code, not a secret
 
 
-def refuse(request, detail: str, code: str = "authentication_failed"):
+def refuse(request, detail: str, code: str = "authentication_failed") -> NoReturn:
     """Count the failure for the client IP (429 once past the limit), then answer 401."""
     auth_failure_record(request)
     raise exceptions.AuthenticationFailed(detail, code=code)

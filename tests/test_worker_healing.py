@@ -84,7 +84,7 @@ def _worker(port: int, log: Path) -> subprocess.Popen:
         **{key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")},
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": f"postgres://{settings['USER']}@127.0.0.1:{port}/{settings['NAME']}",
-        "CONN_MAX_AGE": "0",
+        "CONN_MAX_AGE": "60",  # persistent connections, as in production
         "WORKER_ORPHAN_SECONDS": "3",
         "WORKER_RECOVERY_SECONDS": "1",
         "WORKER_RETRY_MIN_SECONDS": "0.2",

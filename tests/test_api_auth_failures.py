@@ -173,3 +173,33 @@ def test_the_caller_throttle_costs_one_cache_increment_per_request(api, tenant, 
     assert throttle_operations == ["incr"]
     # and the key resolution came from the cache: no other operation than reading it
     assert [name for name, key in CountingCache.operations if key.startswith("auth:")] == ["get"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_token_raced_from_four_threads_is_accepted_once(requires_postgres):
+    import threading
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    from tests.factories import ClientFactory
+
+    staff = ClientStaffFactory(client=ClientFactory())
+    refresh = str(RefreshToken.for_user(staff))
+    barrier = threading.Barrier(4)
+    statuses = []
+
+    def run():
+        try:
+            barrier.wait()
+            response = APIClient().post("/api/v1/auth/token/refresh/", {"refresh": refresh}, format="json")
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 401, 401, 401]

@@ -19,13 +19,27 @@ from core.api.throttling import auth_failure_record, auth_failures_check
 
 
 class StaffTokenRefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's refresh, made strictly single-use: of two refreshes racing with the same token
+    only the one whose blacklist row is created wins (the unique row decides); the other is
+    refused as blacklisted."""
+
     def validate(self, attrs):
-        user_id = claim_id(RefreshToken(attrs["refresh"]).payload.get("user_id"))
+        refresh = RefreshToken(attrs["refresh"])  # signature, expiry, type, not blacklisted
+        user_id = claim_id(refresh.payload.get("user_id"))
         if user_id is None:
             raise TokenError("Token is invalid")
         if not person_may_authenticate(User.objects.filter(pk=user_id).first()):
             raise exceptions.AuthenticationFailed("No active account found for the given token.")
-        return super().validate(attrs)
+        _, created = refresh.blacklist()
+        if not created:
+            raise TokenError("Token is blacklisted")
+        data = {"access": str(refresh.access_token)}
+        refresh.set_jti()
+        refresh.set_exp()
+        refresh.set_iat()
+        refresh.outstand()
+        data["refresh"] = str(refresh)
+        return data
 
 
 class _ReadableTokenView:

@@ -67,7 +67,9 @@ def api_key_revoke(*, key: ApiKey, actor: User | None = None) -> ApiKey:
                 actor=actor, action="accounts.api_key_revoke", obj=key, client=key.client_id,
                 before={"revoked_at": None}, after={"revoked_at": key.revoked_at},
             )
-        # After commit, so a concurrent request cannot re-cache the key as not yet revoked.
+        # Now, and again after commit, so a request racing the commit cannot keep the key cached
+        # as not yet revoked.
+        credentials_forget(prefixes=[key.prefix])
         transaction.on_commit(lambda: credentials_forget(prefixes=[key.prefix]))
     return key
 
@@ -98,6 +100,7 @@ def _client_set_active(*, client: Client, actor: User | None, is_active: bool, r
                 obj=client, client=client,
                 before={"is_active": not is_active}, after={"is_active": is_active, "reason": reason},
             )
+        # Now, and again after commit (see api_key_revoke).
         credentials_forget(client_id=client.pk)
         transaction.on_commit(lambda: credentials_forget(client_id=client.pk))
     return client

@@ -156,6 +156,19 @@ def test_the_services_clear_the_cache_so_the_change_is_immediate(api, tenant):
     assert api.get("/api/v1/users/", **tenant.auth).status_code == 200
 
 
+@override_settings(
+    CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "auth-revoke"}},
+)
+def test_revoking_a_cached_key_takes_effect_on_the_next_request(api, tenant, django_capture_on_commit_callbacks):
+    from accounts.services import api_key_revoke
+
+    cache.clear()
+    assert api.get("/api/v1/users/", **tenant.auth).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        api_key_revoke(key=tenant.api_key)
+    assert api.get("/api/v1/users/", **tenant.auth).status_code == 401
+
+
 # --- The platform staff endpoint
 
 

@@ -36,7 +36,7 @@ def to_minor_units(value: str | int | Decimal, *, scale: int) -> int:
     if amount.adjusted() > 19:
         raise InvalidAmountError("Amount is too large.")
     _, digits, exponent = amount.as_tuple()
-    shift = exponent + scale  # the power of ten that turns the digits into minor units
+    shift = int(exponent) + scale  # the power of ten that turns the digits into minor units
     if shift >= 0:
         minor = int("".join(map(str, digits))) * 10**shift
     else:

@@ -63,7 +63,8 @@ class FixedWindowThrottle(BaseThrottle):
 
     def get_rate(self) -> str | None:
         # Read at request time (not import time), so the rate follows the settings.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return str(rate) if rate else None
 
     def get_ident_key(self, request) -> str:
         return client_address(request)

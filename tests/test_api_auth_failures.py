@@ -175,7 +175,7 @@ def test_the_caller_throttle_costs_one_cache_increment_per_request(api, tenant, 
     assert [name for name, key in CountingCache.operations if key.startswith("auth:")] == ["get"]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_refresh_token_raced_from_four_threads_is_accepted_once(requires_postgres):
     import threading
 

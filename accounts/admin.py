@@ -5,11 +5,14 @@ apps (issuing keys with an audit event, freezing, the ledger and order inlines) 
 `operations.admin`, which re-registers these classes extended, so accounts imports nothing above it.
 """
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, Q
+from django.template.response import TemplateResponse
 
 from accounts.models import ApiKey, Client, User
+from accounts.services import client_deactivate, client_reactivate
 from audit.admin import AuditedModelAdmin
 
 
@@ -25,6 +28,10 @@ class ApiKeyInline(admin.TabularInline):
         return False  # keys are issued on their own page, which shows the plaintext once
 
 
+class ClientStatusForm(forms.Form):
+    reason = forms.CharField(max_length=500, help_text="Recorded in the audit log.")
+
+
 @admin.register(Client)
 class ClientAdmin(AuditedModelAdmin):
     list_display = ("name", "slug", "is_active", "fee_bps", "user_count", "active_key_count", "created_at")
@@ -32,8 +39,39 @@ class ClientAdmin(AuditedModelAdmin):
     search_fields = ("name", "slug")
     date_hierarchy = "created_at"
     fields = ("name", "slug", "is_active", "fee_bps", "created_at")
-    readonly_fields = ("created_at",)
+    # Active changes only through the audited actions, which ask for a reason.
+    readonly_fields = ("is_active", "created_at")
     inlines = [ApiKeyInline]
+    actions = ["deactivate_clients", "reactivate_clients"]
+
+    @admin.action(description="Deactivate selected clients (every credential refused)", permissions=["change"])
+    def deactivate_clients(self, request, queryset):
+        return self._set_active(
+            request, queryset, client_deactivate, "deactivate_clients", "Deactivate clients",
+            "Every API key, end-user token, staff login and session of these clients will be refused "
+            "(401 client_inactive). Nothing is revoked: reactivating restores them.",
+        )
+
+    @admin.action(description="Reactivate selected clients", permissions=["change"])
+    def reactivate_clients(self, request, queryset):
+        return self._set_active(
+            request, queryset, client_reactivate, "reactivate_clients", "Reactivate clients",
+            "The existing API keys, tokens and logins of these clients will authenticate again.",
+        )
+
+    def _set_active(self, request, queryset, change, action: str, title: str, explanation: str):
+        form = ClientStatusForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for client in queryset.order_by("pk"):
+                change(client=client, actor=request.user, reason=form.cleaned_data["reason"])
+            self.message_user(request, f"{title}: {queryset.count()} client(s).", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "title": title, "explanation": explanation, "form": form,
+            "clients": queryset.order_by("pk"), "action": action,
+        }
+        return TemplateResponse(request, "admin/accounts/client/set_active.html", context)
 
     def get_queryset(self, request):
         # Counted in the list query itself: one query for the page, not two per row.

@@ -13,9 +13,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.api_keys import api_key_generate
+from accounts.credentials import credentials_forget
 from accounts.errors import ClientAlreadyExistsError, UserAlreadyExistsError
 from accounts.models import ApiKey, Client, User
 from audit.services import audit_record
+from core.errors import InvalidInputError
 
 
 def client_create(*, name: str, slug: str = "", fee_bps: int | None = None, actor: User | None = None) -> Client:
@@ -65,7 +67,43 @@ def api_key_revoke(*, key: ApiKey, actor: User | None = None) -> ApiKey:
                 actor=actor, action="accounts.api_key_revoke", obj=key, client=key.client_id,
                 before={"revoked_at": None}, after={"revoked_at": key.revoked_at},
             )
+        # Now, and again after commit, so a request racing the commit cannot keep the key cached
+        # as not yet revoked.
+        credentials_forget(prefixes=[key.prefix])
+        transaction.on_commit(lambda: credentials_forget(prefixes=[key.prefix]))
     return key
+
+
+def client_deactivate(*, client: Client, actor: User | None, reason: str) -> Client:
+    """Cut a client off: from the next request on, none of its credentials authenticate (API
+    keys, end-user tokens it minted, its staff's logins, JWTs and sessions → 401
+    `client_inactive`). Nothing is revoked: keys and tokens work again after
+    `client_reactivate`. Idempotent; only the call that changed the flag writes the audit event.
+    Other processes may serve a cached answer for up to AUTH_CACHE_SECONDS."""
+    return _client_set_active(client=client, actor=actor, is_active=False, reason=reason)
+
+
+def client_reactivate(*, client: Client, actor: User | None, reason: str) -> Client:
+    """Let a deactivated client's existing credentials authenticate again."""
+    return _client_set_active(client=client, actor=actor, is_active=True, reason=reason)
+
+
+def _client_set_active(*, client: Client, actor: User | None, is_active: bool, reason: str) -> Client:
+    if not reason.strip():
+        raise InvalidInputError("A reason is required.", errors={"reason": ["A reason is required."]})
+    with transaction.atomic():
+        changed = Client.objects.filter(pk=client.pk, is_active=not is_active).update(is_active=is_active)
+        client.is_active = is_active
+        if changed:
+            audit_record(
+                actor=actor, action="accounts.client_reactivate" if is_active else "accounts.client_deactivate",
+                obj=client, client=client,
+                before={"is_active": not is_active}, after={"is_active": is_active, "reason": reason},
+            )
+        # Now, and again after commit (see api_key_revoke).
+        credentials_forget(client_id=client.pk)
+        transaction.on_commit(lambda: credentials_forget(client_id=client.pk))
+    return client
 
 
 def user_create(*, client: Client, external_id: str, email: str = "", name: str = "") -> User:

@@ -15,12 +15,15 @@ import structlog
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 
-# `<12 hex>.<secret>` API keys, and credentials after an auth scheme.
+# `<12 hex>.<secret>` API keys, JWTs (staff and end-user tokens, wherever they appear: a URL path
+# too), and credentials after an auth scheme.
 _API_KEY = re.compile(r"\b([0-9a-f]{12})\.[A-Za-z0-9_\-]{20,}")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
 _CREDENTIAL = re.compile(r"(?i)\b(api-key|bearer|token)(\s+|=)[A-Za-z0-9._\-~+/]{8,}=*")
 
 
 def redact(text: str) -> str:
+    text = _JWT.sub("[redacted-token]", text)
     text = _API_KEY.sub(r"\1.[redacted]", text)
     return _CREDENTIAL.sub(r"\1\2[redacted]", text)
 

@@ -12,4 +12,7 @@ urlpatterns = [
     path("metrics", operations_views.metrics, name="metrics"),
 ]
 
+handler400 = "core.api.views.bad_request"
+handler403 = "core.api.views.permission_denied"
 handler404 = "core.api.views.not_found"
+handler500 = "core.api.views.server_error"

@@ -68,3 +68,26 @@ def request_context(request=None) -> dict:
     if wrapped is not None and getattr(wrapped, "is_authenticated", False) and hasattr(wrapped, "kind"):
         return {**context, "caller": str(wrapped.kind), "client_id": wrapped.client_id}
     return context
+
+
+class UnstorableTextMiddleware:
+    """A NUL or an unpaired surrogate in the URL path or the query string is 400 with the name of
+    the parameter, before any view turns it into a query PostgreSQL would refuse (a 500)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from core.api.parsers import unstorable_text
+        from core.api.views import problem_json
+
+        message = ["Text may not contain NUL characters or unpaired surrogates."]
+        if unstorable_text(request.path):
+            return problem_json(status=400, code="validation_error", detail="The URL path has invalid characters.",
+                                errors={"path": message})
+        for key, values in request.GET.lists():
+            if unstorable_text(key) or any(unstorable_text(value) for value in values):
+                name = key if not unstorable_text(key) else "query"
+                return problem_json(status=400, code="validation_error", detail="The request has invalid fields.",
+                                    errors={name: message})
+        return self.get_response(request)

@@ -1,15 +1,25 @@
 """The one place that converts between decimal amounts and integer minor units.
 
 Parsing is exact: "0.1" BTC (scale 8) is 10_000_000 minor units; more decimal places than the
-currency's scale is an error, never a rounding. Floats are refused outright: by the time a value
-is a float it may already be inexact. The API parses JSON numbers as Decimal for this reason.
+currency's scale is an error, never a rounding, however many digits the value has (the check works
+on the digits themselves, not in a Decimal context that could round them). Floats are refused
+outright: by the time a value is a float it may already be inexact. The API parses JSON numbers
+as Decimal for this reason. Strings must match AMOUNT_PATTERN, which the OpenAPI schema publishes:
+digits with an optional fraction, no sign, exponent or surrounding space ("1.", ".5", "+1" and
+" 1.00 " are refused).
 """
 
-from decimal import Decimal, InvalidOperation, localcontext
+import re
+from decimal import Decimal, InvalidOperation
 
 from ledger.errors import InvalidAmountError
 
 MAX_MINOR_UNITS = 2**63 - 1
+AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+_AMOUNT = re.compile(AMOUNT_PATTERN)
+# Longer than any amount that fits in 64 bits with 18 places (and its trailing zeros), so a string
+# this long is refused before Decimal sees it.
+_MAX_AMOUNT_STRING = 200
 
 
 def to_minor_units(value: str | int | Decimal, *, scale: int) -> int:
@@ -25,15 +35,23 @@ def to_minor_units(value: str | int | Decimal, *, scale: int) -> int:
         raise InvalidAmountError("Amount must be greater than zero.")
     if amount.adjusted() > 19:
         raise InvalidAmountError("Amount is too large.")
-    with localcontext() as context:
-        # Enough precision that scaling never rounds: 20 integer digits + up to 18 places.
-        context.prec = 60
-        scaled = amount.scaleb(scale)
-        if scaled != scaled.to_integral_value():
+    _, digits, exponent = amount.as_tuple()
+    shift = int(exponent) + scale  # the power of ten that turns the digits into minor units
+    if shift >= 0:
+        minor = int("".join(map(str, digits))) * 10**shift
+    else:
+        # Exact: the digits that would fall below one minor unit must all be zero.
+        if -shift > len(digits) or any(digits[shift:]):
             raise InvalidAmountError(f"Amount has more than {scale} decimal places.")
-    minor = int(scaled)
-    if minor > MAX_MINOR_UNITS:
-        raise InvalidAmountError("Amount is too large.")
+        minor = int("".join(map(str, digits[:shift])) or "0")
+    return minor_units_check(minor)
+
+
+def minor_units_check(minor: int, *, what: str = "Amount") -> int:
+    """`minor` if it fits the database's signed 64-bit columns; InvalidAmountError otherwise.
+    Services check every figure they compute (quantities, notionals, totals) the same way."""
+    if minor > MAX_MINOR_UNITS or minor < -MAX_MINOR_UNITS:
+        raise InvalidAmountError(f"{what} is too large.")
     return minor
 
 
@@ -59,20 +77,11 @@ def _to_decimal(value: str | int | Decimal) -> Decimal:
     if isinstance(value, Decimal):
         return value
     if isinstance(value, str):
-        text = value.strip()
-        # Only plain decimal notation: no exponents ("1e400"), no signs games, no "NaN".
-        if not text or len(text) > 60 or not _is_plain_decimal(text):
+        # Only plain decimal notation: no exponents ("1e400"), signs, spaces or "NaN".
+        if len(value) > _MAX_AMOUNT_STRING or not value.isascii() or not _AMOUNT.match(value):
             raise InvalidAmountError("Amount must be a plain decimal string such as \"10.50\".")
         try:
-            return Decimal(text)
-        except InvalidOperation as error:  # pragma: no cover - guarded by _is_plain_decimal
+            return Decimal(value)
+        except InvalidOperation as error:  # pragma: no cover - guarded by the pattern
             raise InvalidAmountError("Amount is not a number.") from error
     raise InvalidAmountError("Amount must be a decimal string or a number.")
-
-
-def _is_plain_decimal(text: str) -> bool:
-    body = text[1:] if text[0] in "+-" else text
-    whole, _, fraction = body.partition(".")
-    if not whole and not fraction:
-        return False
-    return (whole.isdigit() or whole == "") and (fraction.isdigit() or fraction == "") and body.isascii()

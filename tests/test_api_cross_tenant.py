@@ -99,6 +99,10 @@ ENDPOINTS = [
     Endpoint("POST", lambda t: "/api/v1/conversions/",
              lambda t: {"user": t.user.pk, "from_currency": "USD", "to_currency": "BTC", "amount": "1.00"},
              end_user_outsider=403, id="conversions-create"),
+    Endpoint("POST", lambda t: f"/api/v1/clients/{t.client.pk}/deactivate/", lambda t: {"reason": "x"},
+             end_user_outsider=403, id="clients-deactivate"),
+    Endpoint("POST", lambda t: f"/api/v1/clients/{t.client.pk}/reactivate/", lambda t: {"reason": "x"},
+             end_user_outsider=403, id="clients-reactivate"),
 ]
 
 

@@ -46,3 +46,14 @@ class EndUserTokenRequestSerializer(serializers.Serializer):
 class EndUserTokenSerializer(serializers.Serializer):
     access = serializers.CharField(help_text="Send as `Authorization: Bearer <access>`.")
     expires_at = serializers.DateTimeField()
+
+
+class ClientSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Client
+        fields = ["id", "name", "slug", "is_active", "created_at"]
+        read_only_fields = fields
+
+
+class ClientStatusChangeSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why; recorded in the audit log.")

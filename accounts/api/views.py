@@ -1,17 +1,20 @@
-"""Users of a client (`/users/`) and the end-user tokens a client mints for them."""
+"""Users of a client (`/users/`), the end-user tokens a client mints for them, and the
+platform's switch on a client (`/clients/{id}/deactivate/`, `/reactivate/`)."""
 
 from datetime import UTC, datetime
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from accounts.api.base import CLIENT_PARAMETER, CallerViewMixin
 from accounts.api.filters import UserFilter
 from accounts.api.permissions import ClientOnly
 from accounts.api.serializers import (
+    ClientSerializer,
+    ClientStatusChangeSerializer,
     EndUserTokenRequestSerializer,
     EndUserTokenSerializer,
     UserCreateSerializer,
@@ -20,7 +23,7 @@ from accounts.api.serializers import (
 )
 from accounts.models import Client, User
 from accounts.selectors import user_list
-from accounts.services import user_create, user_deactivate, user_update
+from accounts.services import client_deactivate, client_reactivate, user_create, user_deactivate, user_update
 from accounts.tokens import end_user_token_mint
 from core.api.idempotency import idempotent
 
@@ -94,3 +97,36 @@ class UserViewSet(
         if client is None:
             raise ValidationError({"client": ["Platform staff must name the client of the new user."]})
         return client
+
+
+class ClientViewSet(CallerViewMixin, viewsets.GenericViewSet):
+    """Platform staff (Operations role) deactivate and reactivate clients. A deactivated client's
+    every credential is refused (401 `client_inactive`) until it is reactivated; nothing is revoked."""
+
+    queryset = Client.objects.none()  # the model, for the schema; _client scopes
+    serializer_class = ClientSerializer
+    filterset_class = None
+    pagination_class = None
+    lookup_value_regex = r"[0-9]+"
+
+    @extend_schema(request=ClientStatusChangeSerializer, responses={200: ClientSerializer})
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, pk=None):
+        return self._change(request, pk, client_deactivate)
+
+    @extend_schema(request=ClientStatusChangeSerializer, responses={200: ClientSerializer})
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request, pk=None):
+        return self._change(request, pk, client_reactivate)
+
+    def _change(self, request, pk, change):
+        # Another tenant's client is not visible (404); one's own client may not be switched (403).
+        client = Client.objects.filter(pk=pk).first()
+        if client is None or (self.caller.client_id is not None and client.pk != self.caller.client_id):
+            raise NotFound()
+        if not self.caller.is_platform_staff:
+            raise PermissionDenied("Only platform staff may deactivate or reactivate a client.")
+        serializer = ClientStatusChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        client = change(client=client, actor=self.caller.user, reason=serializer.validated_data["reason"])
+        return Response(ClientSerializer(client).data)

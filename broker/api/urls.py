@@ -1,9 +1,10 @@
 """Routes under /api/v1/ for the brokerage. `router` is merged into the API root."""
 
-from django.urls import path
+from django.urls import path, register_converter
 from rest_framework.routers import SimpleRouter
 
 from broker.api.views import (
+    CODE_PATTERN,
     ConversionViewSet,
     CurrencyViewSet,
     OrderViewSet,
@@ -12,6 +13,21 @@ from broker.api.views import (
     UserCurrencyViewSet,
     UserPositionsViewSet,
 )
+
+
+class CurrencyCodeConverter:
+    """A currency code in a route: anything else is 404 before a view sees it."""
+
+    regex = CODE_PATTERN
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(CurrencyCodeConverter, "currency_code")
 
 router = SimpleRouter()
 router.register("currencies", CurrencyViewSet, basename="currency")
@@ -25,7 +41,7 @@ user_currency = UserCurrencyViewSet.as_view({"delete": "destroy"})
 
 urlpatterns = [
     path("users/<int:user_pk>/currencies/", user_currencies, name="user-currencies"),
-    path("users/<int:user_pk>/currencies/<str:code>/", user_currency, name="user-currency"),
+    path("users/<int:user_pk>/currencies/<currency_code:code>/", user_currency, name="user-currency"),
     path(
         "users/<int:user_pk>/positions/",
         UserPositionsViewSet.as_view({"get": "retrieve"}),

@@ -20,7 +20,7 @@ from broker.services.pricing import ROUND_FLOOR as PRICE_ROUND_FLOOR
 from broker.services.pricing import divide, notional_for_quantity
 from ledger.errors import InvalidAmountError
 from ledger.models import Account, Currency, JournalEntry
-from ledger.money import MAX_MINOR_UNITS
+from ledger.money import MAX_MINOR_UNITS, minor_units_check
 from ledger.services import Leg, account_check_can_move, currency_get, entry_post, system_account_get
 
 
@@ -55,6 +55,8 @@ def conversion_create(*, user: User, from_currency: Currency, to_currency: Curre
         to_price_e8 * 10**from_currency.scale,
         rounding=PRICE_ROUND_FLOOR,
     )
+    minor_units_check(to_amount, what="The converted amount")
+    minor_units_check(usd_value, what="The USD value")
     fee_bps = user.client.fee_bps
     fee = fee_for_notional(notional=usd_value, fee_bps=fee_bps)
     if to_amount <= 0 or usd_value <= 0:

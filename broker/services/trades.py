@@ -13,6 +13,7 @@ from broker.models import Side
 from broker.services.fees import fee_for_notional
 from broker.services.pricing import ROUND_CEILING, ROUND_FLOOR, notional_for_quantity, quantity_for_notional
 from ledger.models import Account, Currency
+from ledger.money import minor_units_check
 from ledger.services import Leg
 
 
@@ -43,7 +44,7 @@ def trade_terms(
     """Figures for a trade sized by exactly one of `quantity` or `usd_amount` at `price_e8`.
 
     Raises QuantityTooSmallError when the trade would move nothing (zero quantity, or a sale whose
-    proceeds do not exceed its fee).
+    proceeds do not exceed its fee), InvalidAmountError when a figure does not fit in 64 bits.
     """
     scales = {"quantity_scale": currency.scale, "price_e8": price_e8, "usd_scale": usd.scale}
     buying = side == Side.BUY
@@ -54,7 +55,12 @@ def trade_terms(
         quantity = quantity_for_notional(
             usd_amount=usd_amount, rounding=ROUND_FLOOR if buying else ROUND_CEILING, **scales
         )
+    # A computed figure can outgrow the 64-bit columns (a huge usd_amount of a cheap coin): refused
+    # as invalid_amount, like an amount that large in the request would be.
+    minor_units_check(quantity, what="The quantity")
+    minor_units_check(notional, what="The USD amount")
     fee = fee_for_notional(notional=notional, fee_bps=fee_bps)
+    minor_units_check(notional + fee, what="The total")
     terms = TradeTerms(quantity=quantity, price_e8=price_e8, notional=notional, fee=fee, side=side)
     if terms.quantity <= 0 or terms.notional <= 0 or terms.total <= 0:
         raise QuantityTooSmallError("The amount is too small to trade at this price after fees.")

@@ -30,15 +30,18 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "rest_framework_simplejwt.token_blacklist",
     "django_prometheus",
-    "django_tasks",
-    "django_tasks_db",
     "core",
     "audit",
     "accounts",
     "ledger",
     "broker",
     "operations",
+    # After `broker`: its `db_worker` (self-healing) replaces django_tasks_db's command of that
+    # name, because the first app in this list that provides a command wins.
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -46,6 +49,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RequestIdMiddleware",
+    "core.middleware.UnstorableTextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -56,6 +60,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+CSRF_FAILURE_VIEW = "core.api.views.csrf_failure"
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -140,6 +145,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.CallerRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"caller": env.str("API_THROTTLE_RATE", default="6000/min")},
     "UNAUTHENTICATED_USER": None,
+    # Proxies in front of the app whose X-Forwarded-For is trusted for the client IP (throttles).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "COERCE_DECIMAL_TO_STRING": True,
 }
 
@@ -149,6 +156,11 @@ SIMPLE_JWT = {
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # A refresh answers a new refresh token and blacklists the old one: each is single-use.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Token login and refresh refuse inactive people and people of an inactive client.
+    "USER_AUTHENTICATION_RULE": "accounts.authentication.person_may_authenticate",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -175,9 +187,23 @@ TASKS = {
     }
 }
 
+# The order worker (`manage.py db_worker`): tasks RUNNING longer than WORKER_ORPHAN_SECONDS are
+# taken as a dead worker's and re-queued, checked every WORKER_RECOVERY_SECONDS; a database outage
+# is retried with backoff from WORKER_RETRY_MIN_SECONDS up to WORKER_RETRY_MAX_SECONDS.
+WORKER_ORPHAN_SECONDS = env.int("WORKER_ORPHAN_SECONDS", default=30)
+WORKER_RECOVERY_SECONDS = env.int("WORKER_RECOVERY_SECONDS", default=15)
+WORKER_RETRY_MIN_SECONDS = env.float("WORKER_RETRY_MIN_SECONDS", default=0.5)
+WORKER_RETRY_MAX_SECONDS = env.float("WORKER_RETRY_MAX_SECONDS", default=30)
+
 # Platform rules (documented in .env.example).
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="") or SECRET_KEY
 END_USER_TOKEN_MINUTES = env.int("END_USER_TOKEN_MINUTES", default=15)
+# How long an API key → client resolution, or a client's active flag, may be served from the
+# shared cache: the bound on how long a revoked key or a deactivated client still authenticates
+# in another process (the services that change them clear the entries at once).
+AUTH_CACHE_SECONDS = env.int("AUTH_CACHE_SECONDS", default=5)
+# Failed authentications per client IP before 429 (`count/s|min|hour|day`).
+AUTH_FAILURE_RATE = env.str("AUTH_FAILURE_RATE", default="60/min")
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 # How long a retry waits for the first request with its Idempotency-Key before 409 in progress.
 IDEMPOTENCY_WAIT_MS = env.int("IDEMPOTENCY_WAIT_MS", default=1000)

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, SIMPLE_JWT, env
+from .base import BASE_DIR, REST_FRAMEWORK, SIMPLE_JWT, env
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -12,8 +12,10 @@ if not SECRET_KEY:
 SIMPLE_JWT["SIGNING_KEY"] = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="") or SECRET_KEY
 
-# TLS is terminated by the proxy in front of gunicorn; it sets X-Forwarded-Proto.
+# TLS is terminated by the proxy in front of gunicorn; it sets X-Forwarded-Proto, and appends the
+# client's address to X-Forwarded-For, which the throttles read (one trusted proxy by default).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+REST_FRAMEWORK = {**REST_FRAMEWORK, "NUM_PROXIES": env.int("NUM_PROXIES", default=1)}
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)

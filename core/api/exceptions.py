@@ -62,14 +62,16 @@ def problem_exception_handler(exc, context):
     response = exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: let Django log it and answer 500
-    code = next((slug for cls, slug in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    code = next((slug for cls, slug in _DRF_CODES.items() if isinstance(exc, cls)), None) or getattr(
+        exc, "default_code", "error"
+    )
     errors = None
     if isinstance(exc, exceptions.ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         detail = "The request has invalid fields."
         code = _validation_code(errors)
     else:
-        detail = str(exc.detail) if hasattr(exc, "detail") else str(exc)
+        detail, code = _readable_detail(exc, code)
     headers = {key: value for key, value in response.items() if key in ("WWW-Authenticate", "Retry-After", "Allow")}
     return problem_response(
         status_code=response.status_code,
@@ -79,6 +81,28 @@ def problem_exception_handler(exc, context):
         errors=errors,
         headers=headers,
     )
+
+
+# Codes an authentication failure may carry instead of the generic one: a client acts on them
+# (token_expired → refresh; client_inactive → talk to the platform).
+_AUTHENTICATION_CODES = {"token_expired", "token_invalid", "client_inactive", "no_active_account"}
+
+
+def _readable_detail(exc, code: str) -> tuple[str, str]:
+    """A sentence, never a repr: simplejwt puts a dict ({detail, code, messages}) in `detail`."""
+    detail = getattr(exc, "detail", str(exc))
+    if isinstance(detail, dict):
+        inner = detail.get("detail", "")
+        detail_code = getattr(inner, "code", None) or detail.get("code")
+        if detail_code == "token_not_valid":
+            detail_code = "token_invalid"
+        return str(inner) or "Invalid credentials.", detail_code if detail_code in _AUTHENTICATION_CODES else code
+    if isinstance(detail, list):
+        return " ".join(str(item) for item in detail), code
+    detail_code = getattr(detail, "code", None)
+    if isinstance(exc, exceptions.AuthenticationFailed) and detail_code in _AUTHENTICATION_CODES:
+        code = detail_code
+    return str(detail), code
 
 
 def _validation_code(errors: dict) -> str:
@@ -91,6 +115,10 @@ def _validation_code(errors: dict) -> str:
     return "validation_error"
 
 
+def problem_title(status_code: int) -> str:
+    return _title(status_code)
+
+
 def _title(status_code: int) -> str:
     return {
         400: "Invalid input",
@@ -99,6 +127,8 @@ def _title(status_code: int) -> str:
         404: "Not found",
         405: "Method not allowed",
         406: "Not acceptable",
+        413: "Request too large",
         415: "Unsupported media type",
         429: "Too many requests",
+        500: "Server error",
     }.get(status_code, "Error")

@@ -44,12 +44,12 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 
 _ERROR_DESCRIPTIONS = {
     "400": "Malformed input (validation_error, invalid_amount, unknown_currency …).",
-    "401": "No or invalid credentials.",
+    "401": "No or invalid credentials (token_expired: refresh it; token_invalid; client_inactive).",
     "403": "Authenticated, but not allowed to do this.",
     "404": "Not found, or not visible to this caller.",
     "409": "Conflict (already_exists, already_reversed, idempotency_in_progress).",
     "422": "Rejected by a rule (insufficient_funds, currency_mismatch, idempotency_key_reused …).",
-    "429": "Too many requests; see Retry-After.",
+    "429": "Too many requests, or too many failed authentications from this address; see Retry-After.",
 }
 
 

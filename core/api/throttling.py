@@ -1,21 +1,112 @@
+"""Throttles: one cache increment per request, in the shared cache (database or Redis).
+
+Fixed windows: a request counts against the bucket of the current window (`<ident>:<window
+number>`), one `incr` on the cache (an atomic INCR on Redis); the first request of a window
+creates the key with the window's length as expiry. Cheaper than DRF's history list (a pickled
+list read and written whole on every request), at the price of allowing up to twice the rate
+across a window boundary, which is what a fixed window means.
+
+- `CallerRateThrottle` (`API_THROTTLE_RATE`): one bucket per API key, end-user token subject or
+  person; anonymous requests by client IP.
+- Failed authentication (`AUTH_FAILURE_RATE`, default 60/min per client IP): every refused
+  credential counts; past the limit the answer is 429 `throttled` with Retry-After, and the
+  credential is no longer even looked up.
+"""
+
+import hashlib
+import re
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_PLAIN_ADDRESS = re.compile(r"^[0-9A-Fa-f:.]{1,45}$")
 
 
-class CallerRateThrottle(SimpleRateThrottle):
-    """One bucket per API key, per end-user token subject, or per person (JWT/session).
+def client_address(request) -> str:
+    """The client IP (`NUM_PROXIES` trusted proxies' X-Forwarded-For), fit for a cache key
+    whatever a header carried."""
+    address = BaseThrottle().get_ident(request) or "unknown"
+    if _PLAIN_ADDRESS.match(address):
+        return address
+    return hashlib.sha256(address.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
-    Counts live in the shared cache (database or Redis), so the limit holds across processes.
-    """
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """'60/min' → (60, 60): requests allowed per window, window length in seconds."""
+    count, _, period = rate.partition("/")
+    return int(count), _PERIODS[period.strip()[0]]
+
+
+def _window(duration: int) -> tuple[int, float]:
+    now = time.time()
+    number = int(now // duration)
+    return number, (number + 1) * duration - now
+
+
+def _hit(key: str, duration: int) -> int:
+    """Count one request in `key` and return the count (one cache operation when the key exists)."""
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window's first request
+        if cache.add(key, 1, timeout=duration + 1):
+            return 1
+        return cache.incr(key)
+
+
+class FixedWindowThrottle(BaseThrottle):
+    scope = ""
+
+    def get_rate(self) -> str | None:
+        # Read at request time (not import time), so the rate follows the settings.
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return str(rate) if rate else None
+
+    def get_ident_key(self, request) -> str:
+        return client_address(request)
+
+    def allow_request(self, request, view) -> bool:
+        rate = self.get_rate()
+        if not rate:
+            return True
+        limit, duration = parse_rate(rate)
+        number, self._remaining = _window(duration)
+        return _hit(f"throttle:{self.scope}:{self.get_ident_key(request)}:{number}", duration) <= limit
+
+    def wait(self) -> float:
+        return max(1.0, self._remaining)
+
+
+class CallerRateThrottle(FixedWindowThrottle):
+    """One bucket per API key, per end-user token subject, or per person (JWT/session)."""
 
     scope = "caller"
 
-    def get_rate(self):
-        # Read at request time, not import time (DRF's default), so the rate follows the settings.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-
-    def get_cache_key(self, request, view):
+    def get_ident_key(self, request) -> str:
         caller = request.auth  # an accounts.callers.Caller, or None for anonymous requests
-        if caller is None:
-            return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-        return self.cache_format % {"scope": self.scope, "ident": caller.throttle_key}
+        return f"ip:{client_address(request)}" if caller is None else caller.throttle_key
+
+
+def _auth_failure_bucket(request) -> tuple[str, int, int, float]:
+    limit, duration = parse_rate(settings.AUTH_FAILURE_RATE)
+    number, remaining = _window(duration)
+    return f"throttle:auth_failure:{client_address(request)}:{number}", limit, duration, remaining
+
+
+def auth_failures_check(request) -> None:
+    """Raise Throttled when this client IP already failed too often in the current window.
+    Call before any lookup a credential would cost (database, password hash)."""
+    key, limit, _, remaining = _auth_failure_bucket(request)
+    if (cache.get(key) or 0) >= limit:
+        raise Throttled(wait=max(1, int(remaining) + 1))
+
+
+def auth_failure_record(request) -> None:
+    """Count one refused credential from this client IP; raise Throttled once past the limit."""
+    key, limit, duration, remaining = _auth_failure_bucket(request)
+    if _hit(key, duration) > limit:
+        raise Throttled(wait=max(1, int(remaining) + 1))

@@ -23,9 +23,7 @@ from rest_framework.fields import get_attribute
 
 from ledger.errors import InvalidAmountError
 from ledger.models import Account, Currency
-from ledger.money import from_minor_units, to_minor_units
-
-AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+from ledger.money import AMOUNT_PATTERN, from_minor_units, to_minor_units
 
 
 class AmountField(serializers.Field):

@@ -54,3 +54,29 @@ def test_rendering_keeps_the_scale():
     assert from_minor_units(5, scale=2) == "0.05"
     assert from_minor_units(-5, scale=2) == "-0.05"
     assert from_minor_units(42, scale=0) == "42"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [Decimal("0." + "9" * 70), Decimal("1." + "0" * 70 + "1"), Decimal("1E-1000000"), Decimal("12345.6789"),
+     "0." + "9" * 70, " 1.00 ", "+1", "1.", ".5", "1e2", "-1"],
+)
+def test_any_number_of_digits_beyond_the_scale_is_refused_never_rounded(value):
+    with pytest.raises(InvalidAmountError):
+        to_minor_units(value, scale=2)
+
+
+@given(
+    minor=st.integers(min_value=1, max_value=10**15),
+    scale=st.integers(min_value=0, max_value=12),
+    extra_digits=st.integers(min_value=1, max_value=120),
+)
+def test_a_long_tail_of_nines_is_refused_whatever_its_length(minor, scale, extra_digits):
+    text = from_minor_units(minor, scale=scale) + ("" if scale else ".") + "9" * extra_digits
+    with pytest.raises(InvalidAmountError):
+        to_minor_units(Decimal(text), scale=scale)
+
+
+def test_trailing_zeros_of_any_length_are_exact():
+    assert to_minor_units(Decimal("1." + "0" * 100), scale=2) == 100
+    assert to_minor_units(Decimal("1.5E+2"), scale=2) == 15_000

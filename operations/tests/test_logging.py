@@ -62,3 +62,16 @@ def test_admin_requests_carry_the_staff_caller(client, superuser, log_output):
     client.get("/admin/", HTTP_X_REQUEST_ID="admin-1")
     request_line = next(r for r in lines(log_output) if r["event"] == "request" and r["request_id"] == "admin-1")
     assert request_line["caller"] == "platform_staff"
+
+
+def test_tokens_in_a_url_path_never_reach_the_logs(client, db, log_output):
+    from tests.api_fixtures import end_user_auth
+
+    tenant = make_tenant()
+    token = end_user_auth(tenant.user)["HTTP_AUTHORIZATION"].split()[1]
+    response = client.get(f"/api/v1/x/{token}/")
+    client.get(f"/admin/{token}/")
+    output = log_output.getvalue()
+    assert response.status_code == 404
+    assert token.split(".")[1] not in output and token.split(".")[2] not in output
+    assert "[redacted-token]" in output

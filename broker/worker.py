@@ -1,0 +1,58 @@
+"""What keeps the order worker going on its own: recovery of orphaned tasks.
+
+A task a worker claimed stays RUNNING if that worker dies (kill -9, OOM, host loss) or loses the
+database mid-task. `worker_recover` finds tasks RUNNING for longer than `orphan_after` and puts
+them back in the queue (READY), or marks them FAILED after MAX_ATTEMPTS claims, then runs the
+order sweep (`orders_sweep`) for any order its task did not finish. The `db_worker` command runs
+it every WORKER_RECOVERY_SECONDS, so the worker alone recovers a dead worker's work.
+
+Re-running is safe because every task here is idempotent: `order_execute` locks the order row and
+checks its status in the fill's transaction, so an order is filled at most once even when the
+"orphan" was in fact only slow and finishes too.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from broker.services import orders_sweep
+
+logger = logging.getLogger("broker.worker")
+
+# A task claimed this many times without finishing is failed instead of re-queued: it may be what
+# kills its workers.
+MAX_ATTEMPTS = 5
+
+
+class OrphanedTaskError(Exception):
+    """Recorded on a task whose workers kept disappearing while running it."""
+
+
+def worker_recover(*, orphan_after: timedelta) -> dict[str, int]:
+    """Re-queue (or fail) tasks RUNNING longer than `orphan_after`, then sweep orders left
+    `submitted` for that long. Safe to run from several workers at once."""
+    cutoff = timezone.now() - orphan_after
+    requeued = failed = 0
+    with transaction.atomic():
+        orphans = list(
+            DBTaskResult.objects.running().filter(started_at__lt=cutoff).select_for_update(skip_locked=True)
+        )
+        for task_result in orphans:
+            if len(task_result.worker_ids) >= MAX_ATTEMPTS:
+                task_result.status = "FAILED"
+                task_result.finished_at = timezone.now()
+                task_result.exception_class_path = f"{OrphanedTaskError.__module__}.{OrphanedTaskError.__qualname__}"
+                task_result.traceback = f"Abandoned by {len(task_result.worker_ids)} workers; not retried again."
+                task_result.save(update_fields=["status", "finished_at", "exception_class_path", "traceback"])
+                failed += 1
+            else:
+                task_result.status = "READY"
+                task_result.save(update_fields=["status"])
+                requeued += 1
+    counts = {"requeued": requeued, "failed": failed, **orders_sweep(stale_after=orphan_after)}
+    if requeued or failed or counts["stale"]:
+        logger.warning("worker recovered orphaned work: %s", counts)
+    return counts

@@ -81,3 +81,13 @@ class UnbalancedEntryError(RuleViolationError):
 
     code = "unbalanced_entry"
     title = "Journal entry does not balance"
+
+
+class SnapshotDayNotOverError(InvalidInputError):
+    code = "snapshot_day_not_over"
+    title = "The day has not ended yet"
+
+
+class InvalidPeriodError(InvalidInputError):
+    code = "invalid_period"
+    title = "Invalid period"

@@ -191,6 +191,9 @@ LEDGER_ENTRY_OBSERVERS = env.list(
 # Compliance decision instead of leaving at once. 0 turns the review off.
 WITHDRAWAL_REVIEW_THRESHOLD_USD = env.int("WITHDRAWAL_REVIEW_THRESHOLD_USD", default=0)
 
+# The timezone whose midnight ends a day for `ledger_snapshot` (an IANA name, e.g. Europe/Paris).
+LEDGER_SNAPSHOT_TIMEZONE = env.str("LEDGER_SNAPSHOT_TIMEZONE", default="UTC")
+
 # The currency trades settle in; every user is authorized for it.
 SETTLEMENT_CURRENCY = "USD"
 

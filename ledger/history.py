@@ -155,7 +155,7 @@ def statement_posting_list(*, statement: Statement) -> QuerySet[Posting]:
     """The statement's postings, oldest first, with their entry (paginate by `sequence`)."""
     return (
         _range(account=statement.account, after=statement.opening_sequence, through=statement.closing_sequence)
-        .select_related("entry")
+        .select_related("entry", "account__currency")
         .order_by("sequence")
     )
 

@@ -20,15 +20,16 @@ Callers pass an account they already resolved through a tenant-scoped selector o
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.callers import Caller
 from accounts.models import User
-from ledger.models import Account, Currency, Hold, Posting
+from ledger.models import Account, BalanceSnapshot, Currency, Hold, Posting
+from ledger.money import from_minor_units
 from ledger.selectors import account_list
 
 
@@ -218,3 +219,37 @@ def trial_balance(*, client_id: int | None = None) -> list[TrialBalanceLine]:
                Account.Kind.FEE_REVENUE: "fee_revenue", Account.Kind.INVENTORY: "inventory"}.get(kind, "other")
         line[key] += total or 0
     return [TrialBalanceLine(**line) for line in lines.values()]
+
+
+@dataclass(frozen=True)
+class SnapshotTotal:
+    client_name: str
+    currency: str
+    users: str
+    system: str
+    accounts: int
+
+
+def snapshot_totals_latest() -> tuple[date | None, list[SnapshotTotal]]:
+    """The latest snapshot day and, per client and currency, its closing totals (amounts rendered):
+    users' accounts and system accounts (their sum is zero). One aggregate query."""
+    latest = BalanceSnapshot.objects.aggregate(latest=Max("date"))["latest"]
+    if latest is None:
+        return None, []
+    rows = (
+        BalanceSnapshot.objects.filter(date=latest)
+        .values_list("account__client__name", "account__currency_id", "account__currency__scale")
+        .annotate(
+            users=Coalesce(Sum("balance", filter=Q(account__kind=Account.Kind.USER)), Value(0)),
+            system=Coalesce(Sum("balance", filter=~Q(account__kind=Account.Kind.USER)), Value(0)),
+            accounts=Count("id"),
+        )
+        .order_by("account__client__name", "account__currency_id")
+    )
+    return latest, [
+        SnapshotTotal(
+            client_name=name, currency=currency, users=from_minor_units(users, scale=scale),
+            system=from_minor_units(system, scale=scale), accounts=accounts,
+        )
+        for name, currency, scale, users, system, accounts in rows
+    ]

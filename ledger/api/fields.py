@@ -76,6 +76,7 @@ class AmountsMixin:
 
 class AmountFieldSchema(OpenApiSerializerFieldExtension):
     target_class = AmountField
+    match_subclasses = True
 
     def map_serializer_field(self, auto_schema, direction):
         if direction == "response":

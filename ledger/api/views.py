@@ -277,6 +277,7 @@ class TrialBalanceViewSet(CallerViewMixin, viewsets.GenericViewSet):
     accounts, which add up to zero (`?client=<id>` for one client)."""
 
     permission_classes = [CallerPermission, PlatformStaffOnly]
+    queryset = Account.objects.none()  # the model, for the schema
     serializer_class = TrialBalanceLineSerializer
     pagination_class = None
     filterset_class = None

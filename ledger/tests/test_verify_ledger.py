@@ -228,3 +228,15 @@ def test_a_snapshot_that_disagrees_with_the_running_balances_fails_verification(
         f"account {alice_usd.pk} snapshot {timezone.now().date()}: balance {alice_usd.balance + 1} != running "
         f"balance then {alice_usd.balance}" in err
     )
+
+
+def test_a_last_held_after_that_disagrees_with_the_holds_fails_verification(movements, alice_usd):
+    # given a hold whose recorded creation is moved before alice's last posting: held then was 0
+    hold = hold_create(account=alice_usd, amount=500)
+    Hold.objects.filter(pk=hold.pk).update(created_at=hold.created_at.replace(year=2000))
+    alice_usd.refresh_from_db()
+
+    code, _, err = run_verify("--no-record")
+
+    assert code == 1
+    assert f"account {alice_usd.pk} posting {alice_usd.sequence}: held_after 0 != holds active then 500" in err

@@ -75,9 +75,11 @@ def entry_post(
     """
     _check_balanced(legs)
     amount_by_account: dict[int, int] = defaultdict(int)
+    legs_by_account: dict[int, int] = defaultdict(int)
     accounts: dict[int, Account] = {}
     for leg in legs:
         amount_by_account[leg.account.pk] += leg.amount
+        legs_by_account[leg.account.pk] += 1
         accounts[leg.account.pk] = leg.account
     released_by_account: dict[int, int] = defaultdict(int)
     for hold in captured_holds:
@@ -85,9 +87,6 @@ def entry_post(
     if any(abs(total) > MAX_MINOR_UNITS for total in amount_by_account.values()):
         raise InvalidAmountError("The postings on one account exceed the largest amount the ledger holds.")
     account_ids = sorted(set(amount_by_account) | set(released_by_account))
-    legs_by_account: dict[int, int] = defaultdict(int)
-    for leg in legs:
-        legs_by_account[leg.account.pk] += 1
 
     with transaction.atomic():
         if captured_holds:

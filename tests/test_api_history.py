@@ -107,6 +107,8 @@ def test_user_balances_as_of_an_instant_cover_every_currency(api, tenant):
         ("2026-01-31", "no timezone"),
         ("yesterday", "ISO 8601"),
         ("2026-13-01T00:00:00Z", "ISO 8601"),
+        ("0001-01-01T00:00:00+01:00", "ISO 8601"),  # before year 1 in UTC
+        ("9999-12-31T23:59:59-01:00", "ISO 8601"),  # after year 9999 in UTC
     ],
 )
 def test_an_as_of_without_timezone_or_unreadable_is_400_with_a_clear_message(api, tenant, value, message):

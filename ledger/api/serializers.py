@@ -1,5 +1,6 @@
 import json
 import re
+from datetime import UTC
 
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
@@ -118,7 +119,10 @@ class InstantField(serializers.Field):
             self.fail("invalid")
         if value.tzinfo is None or value.utcoffset() is None:
             self.fail("naive")
-        return value
+        try:
+            return value.astimezone(UTC)  # years 1 and 9999 with an offset can leave the range
+        except OverflowError:
+            self.fail("invalid")
 
     def to_representation(self, value):
         return serializers.DateTimeField().to_representation(value)

@@ -10,8 +10,14 @@ import csv
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import CursorPagination
@@ -24,6 +30,7 @@ from accounts.api.permissions import CallerPermission
 from accounts.models import User
 from accounts.selectors import user_list
 from core.api.idempotency import idempotent
+from ledger.api.fields import AmountField
 from ledger.api.filters import AccountFilter, TransactionFilter
 from ledger.api.renderers import CSVRenderer, Echo
 from ledger.api.serializers import (
@@ -72,6 +79,24 @@ STATEMENT_PARAMETERS = [
     OpenApiParameter("to", OpenApiTypes.DATETIME, description="End (exclusive), with offset; now if absent."),
     OpenApiParameter("format", str, enum=["json", "csv"], description="csv streams every entry (or Accept: text/csv)."),
 ]
+
+
+STATEMENT_SCHEMA = inline_serializer(
+    name="Statement",
+    fields={
+        "account": serializers.IntegerField(),
+        "currency": serializers.CharField(),
+        "from": serializers.DateTimeField(),
+        "to": serializers.DateTimeField(),
+        "opening_balance": AmountField(),
+        "closing_balance": AmountField(),
+        "total_credits": AmountField(),
+        "total_debits": AmountField(help_text="Positive: the sum of the debits' absolute values."),
+        "entries": StatementEntrySerializer(many=True),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+    },
+)
 
 
 def _created(entry, view) -> Response:
@@ -134,7 +159,10 @@ class AccountViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveMode
 
     @extend_schema(
         parameters=STATEMENT_PARAMETERS,
-        responses={200: OpenApiResponse(StatementSerializer, description="With `entries`, `next`, `previous`.")},
+        responses={
+            (200, "application/json"): STATEMENT_SCHEMA,
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="Header row, then one row per entry."),
+        },
         filters=False,
     )
     @action(

@@ -37,12 +37,12 @@ def test_a_transfer_reply_shows_each_caller_only_the_balances_it_may_see(api, te
     assert [(p["account"], p["balance_after"]) for p in by_client["postings"]] == [
         (tenant.usd.pk, "97.00"), (tenant.peer_usd.pk, "3.00"),
     ]
-    assert [(p["account"], p["balance_after"]) for p in by_user["postings"]] == [
-        (tenant.usd.pk, "95.00"), (tenant.peer_usd.pk, None),
+    assert [(p["account"], p["sequence"], p["balance_after"]) for p in by_user["postings"]] == [
+        (tenant.usd.pk, 4, "95.00"), (tenant.peer_usd.pk, None, None),
     ]
     # and the recipient reading it sees its own, not the sender's
     as_peer = api.get(f"/api/v1/transfers/{by_user['id']}/", **end_user_auth(tenant.peer)).json()
-    assert [p["balance_after"] for p in as_peer["postings"]] == [None, "5.00"]
+    assert [(p["sequence"], p["balance_after"]) for p in as_peer["postings"]] == [(None, None), (3, "5.00")]
 
 
 def test_a_deposit_hides_the_system_accounts_balance_from_the_client(api, tenant):

@@ -229,9 +229,9 @@ class ReverseSerializer(serializers.Serializer):
     metadata = MetadataField(required=False, default=dict)
 
 
-class VisibleBalanceAfterField(AmountField):
-    """A posting's `balance_after`, only for whoever may see that account's balance: an end user
-    their own accounts, a client (key or staff) its users' accounts, platform staff every account.
+class _OnlyForWhoMaySeeTheAccount:
+    """Renders the value only for whoever may see that account's balance and history: an end user
+    its own accounts, a client (key or staff) its users' accounts, platform staff every account.
     Null for anyone else (the other party of a transfer) and when no caller is known."""
 
     def get_attribute(self, instance):
@@ -240,6 +240,14 @@ class VisibleBalanceAfterField(AmountField):
         if not isinstance(caller, Caller) or not _may_see_balance(caller, instance.account):
             return None
         return super().get_attribute(instance)
+
+
+class VisibleBalanceAfterField(_OnlyForWhoMaySeeTheAccount, AmountField):
+    pass
+
+
+class VisibleSequenceField(_OnlyForWhoMaySeeTheAccount, serializers.IntegerField):
+    pass
 
 
 def _may_see_balance(caller: Caller, account: Account) -> bool:
@@ -255,7 +263,10 @@ class PostingSerializer(serializers.Serializer):
     account_kind = serializers.CharField(source="account.kind")
     currency = serializers.CharField(source="account.currency_id")
     amount = AmountField(scale_source="account.currency.scale", help_text="Signed: negative debits the account.")
-    sequence = serializers.IntegerField(help_text="The posting's place among the account's postings (1, 2, 3 …).")
+    sequence = VisibleSequenceField(
+        allow_null=True,
+        help_text="The posting's place among the account's postings (1, 2, 3 …); null like balance_after.",
+    )
     balance_after = VisibleBalanceAfterField(
         scale_source="account.currency.scale",
         allow_null=True,

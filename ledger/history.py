@@ -22,6 +22,7 @@ Callers pass an account they already resolved through a tenant-scoped selector o
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.db import OperationalError
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -132,12 +133,7 @@ def statement_get(*, account: Account, start: datetime, end: datetime) -> Statem
         closing_balance = opening_balance
     credits = 0
     if closing_sequence > opening_sequence:
-        credits = (
-            _range(account=account, after=opening_sequence, through=closing_sequence)
-            .filter(amount__gt=0)
-            .aggregate(total=Sum("amount"))["total"]
-            or 0
-        )
+        credits = _credits(_range(account=account, after=opening_sequence, through=closing_sequence))
     return Statement(
         account=account,
         start=start,
@@ -150,6 +146,16 @@ def statement_get(*, account: Account, start: datetime, end: datetime) -> Statem
         opening_sequence=opening_sequence,
         closing_sequence=closing_sequence,
     )
+
+
+def _credits(postings: QuerySet[Posting]) -> int:
+    credited = postings.filter(amount__gt=0)
+    try:
+        return credited.aggregate(total=Sum("amount"))["total"] or 0
+    except OperationalError:
+        # SQLite's SUM raises past 64 bits (PostgreSQL sums bigints as numeric): credits over a
+        # long period can exceed what any balance holds. Add them up exactly in Python instead.
+        return sum(credited.values_list("amount", flat=True).iterator(chunk_size=2000))
 
 
 def statement_posting_list(*, statement: Statement) -> QuerySet[Posting]:

@@ -15,6 +15,7 @@ from accounts import roles
 from ledger.models import Posting
 from ledger.services import deposit_create, hold_create, withdrawal_create
 from tests.api_fixtures import end_user_auth, ledger_snapshot
+from tests.factories import EndUserFactory, open_account
 from tests.test_api_users import staff_auth
 
 pytestmark = pytest.mark.django_db
@@ -278,3 +279,27 @@ def test_only_platform_staff_read_the_trial_balance(api, tenant):
     assert api.get("/api/v1/trial-balance/", **tenant.auth).status_code == 403
     assert api.get("/api/v1/trial-balance/", **end_user_auth(tenant.user)).status_code == 403
     assert api.get("/api/v1/trial-balance/").status_code == 401
+
+
+def test_statement_totals_beyond_64_bits_are_exact(api, db):
+    from accounts.services import api_key_create
+    from ledger.money import MAX_MINOR_UNITS
+    from tests.factories import ClientFactory
+
+    # given: a new client's user gets the largest deposit twice, withdrawn in between
+    api_key, key = api_key_create(client=ClientFactory(), name="test")
+    account = open_account(EndUserFactory(client=api_key.client), "USD")
+    deposit_create(account=account, amount=MAX_MINOR_UNITS)
+    withdrawal_create(account=account, amount=MAX_MINOR_UNITS)
+    deposit_create(account=account, amount=MAX_MINOR_UNITS)
+    # when
+    response = api.get(
+        f"/api/v1/accounts/{account.pk}/statement/?from={iso(posted_at(account, 1))}",
+        HTTP_AUTHORIZATION=f"Api-Key {key}",
+    )
+    # then: credits total 2 x (2**63 - 1), beyond what SQLite's SUM holds
+    body = response.json()
+    maximum = "92233720368547758.07"
+    assert (body["opening_balance"], body["closing_balance"]) == ("0.00", maximum)
+    assert body["total_credits"] == "184467440737095516.14"
+    assert body["total_debits"] == maximum

@@ -33,20 +33,25 @@ PGBENCH_SCRIPT = r"""
 \endif
 BEGIN;
 \if :source < :destination
-UPDATE ledger_account SET balance = balance - :amount, held = held - 0
-  WHERE id = :source AND is_active AND balance - held >= :amount;
-UPDATE ledger_account SET balance = balance + :amount, held = held - 0
-  WHERE id = :destination AND is_active AND balance <= 9223372036854775807 - :amount;
+UPDATE ledger_account SET balance = balance - :amount, held = held - 0, sequence = sequence + 1
+  WHERE id = :source AND is_active AND balance - held >= :amount
+  RETURNING balance AS source_balance, held AS source_held, sequence AS source_sequence \gset
+UPDATE ledger_account SET balance = balance + :amount, held = held - 0, sequence = sequence + 1
+  WHERE id = :destination AND is_active AND balance <= 9223372036854775807 - :amount
+  RETURNING balance AS destination_balance, held AS destination_held, sequence AS destination_sequence \gset
 \else
-UPDATE ledger_account SET balance = balance + :amount, held = held - 0
-  WHERE id = :destination AND is_active AND balance <= 9223372036854775807 - :amount;
-UPDATE ledger_account SET balance = balance - :amount, held = held - 0
-  WHERE id = :source AND is_active AND balance - held >= :amount;
+UPDATE ledger_account SET balance = balance + :amount, held = held - 0, sequence = sequence + 1
+  WHERE id = :destination AND is_active AND balance <= 9223372036854775807 - :amount
+  RETURNING balance AS destination_balance, held AS destination_held, sequence AS destination_sequence \gset
+UPDATE ledger_account SET balance = balance - :amount, held = held - 0, sequence = sequence + 1
+  WHERE id = :source AND is_active AND balance - held >= :amount
+  RETURNING balance AS source_balance, held AS source_held, sequence AS source_sequence \gset
 \endif
 INSERT INTO ledger_journalentry (client_id, kind, reference, metadata, created_at)
   VALUES (:client, 'transfer', '', '{}', now()) RETURNING id AS entry \gset
-INSERT INTO ledger_posting (entry_id, account_id, amount)
-  VALUES (:entry, :source, -:amount), (:entry, :destination, :amount);
+INSERT INTO ledger_posting (entry_id, account_id, amount, sequence, balance_after, held_after, posted_at)
+  VALUES (:entry, :source, -:amount, :source_sequence, :source_balance, :source_held, now()),
+         (:entry, :destination, :amount, :destination_sequence, :destination_balance, :destination_held, now());
 END;
 """
 

@@ -20,7 +20,17 @@ from django.utils.html import format_html
 from audit.services import audit_record
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
-from ledger.models import Account, Currency, CurrencyAuthorization, Hold, JournalEntry, LedgerVerification, Posting
+from ledger.history import trial_balance
+from ledger.models import (
+    Account,
+    BalanceSnapshot,
+    Currency,
+    CurrencyAuthorization,
+    Hold,
+    JournalEntry,
+    LedgerVerification,
+    Posting,
+)
 from ledger.money import from_minor_units, to_minor_units
 from ledger.services import adjustment_create, transfer_reverse
 
@@ -117,8 +127,28 @@ class AccountAdmin(ReadOnlyAdmin):
             path(
                 "<int:account_id>/adjust/", self.admin_site.admin_view(self.adjust_view), name="ledger_account_adjust"
             ),
+            path(
+                "trial-balance/", self.admin_site.admin_view(self.trial_balance_view),
+                name="ledger_account_trial_balance",
+            ),
             *super().get_urls(),
         ]
+
+    def trial_balance_view(self, request):
+        """Per client and currency: system accounts and the sum of user accounts, totalling zero."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        lines = [
+            {
+                "client": line.client_name, "currency": line.currency, "is_zero": line.total == 0,
+                **{name: from_minor_units(getattr(line, name), scale=line.scale)
+                   for name in ("funding", "fee_revenue", "inventory", "other", "users", "total")},
+            }
+            for line in trial_balance()
+        ]
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "title": "Trial balance",
+                   "lines": lines}
+        return TemplateResponse(request, "admin/ledger/account/trial_balance.html", context)
 
     def adjust_view(self, request, account_id: int):
         if not self.has_post_adjustment_permission(request):
@@ -156,7 +186,7 @@ class AccountAdmin(ReadOnlyAdmin):
 
 class PostingInline(admin.TabularInline):
     model = Posting
-    fields = ("account", "currency", "amount_display")
+    fields = ("account", "currency", "amount_display", "sequence", "balance_after_display")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -171,6 +201,10 @@ class PostingInline(admin.TabularInline):
     @admin.display(description="amount")
     def amount_display(self, posting: Posting) -> str:
         return _money(posting.amount, posting.account.currency)
+
+    @admin.display(description="balance after")
+    def balance_after_display(self, posting: Posting) -> str:
+        return _money(posting.balance_after, posting.account.currency)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -223,7 +257,7 @@ class JournalEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Posting)
 class PostingAdmin(ReadOnlyAdmin):
-    list_display = ("id", "entry", "account", "amount_display", "created_at")
+    list_display = ("id", "entry", "account", "sequence", "amount_display", "balance_after_display", "posted_at")
     list_filter = ("account__currency", "entry__kind")
     search_fields = ("=entry__id", "=account__id", "account__user__external_id")
     list_select_related = ("entry", "account__currency", "account__user", "account__client")
@@ -232,9 +266,22 @@ class PostingAdmin(ReadOnlyAdmin):
     def amount_display(self, posting: Posting) -> str:
         return f"{_money(posting.amount, posting.account.currency)} {posting.account.currency_id}"
 
-    @admin.display(description="created", ordering="entry__created_at")
-    def created_at(self, posting: Posting):
-        return posting.entry.created_at
+    @admin.display(description="balance after")
+    def balance_after_display(self, posting: Posting) -> str:
+        return _money(posting.balance_after, posting.account.currency)
+
+
+@admin.register(BalanceSnapshot)
+class BalanceSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ("date", "account", "balance_display", "sequence", "as_of", "created_at")
+    list_filter = ("date", "account__currency", "account__kind")
+    search_fields = ("=account__id", "account__client__name")
+    date_hierarchy = "date"
+    list_select_related = ("account__currency", "account__user", "account__client")
+
+    @admin.display(description="closing balance", ordering="balance")
+    def balance_display(self, snapshot: BalanceSnapshot) -> str:
+        return f"{_money(snapshot.balance, snapshot.account.currency)} {snapshot.account.currency_id}"
 
 
 @admin.register(Hold)

@@ -103,3 +103,13 @@ class BatchItemRefusedError(RuleViolationError):
             f"Transfer {index} was refused ({error.code}): {error.detail}",
             errors={"index": index, "code": error.code, "status": error.status, "detail": error.detail},
         )
+
+
+class SnapshotDayNotOverError(InvalidInputError):
+    code = "snapshot_day_not_over"
+    title = "The day has not ended yet"
+
+
+class InvalidPeriodError(InvalidInputError):
+    code = "invalid_period"
+    title = "Invalid period"

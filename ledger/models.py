@@ -62,11 +62,15 @@ class Account(models.Model):
     held = models.BigIntegerField(default=0)
     allows_negative = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
+    # The sequence number of the account's latest posting (0: none yet). Incremented by the same
+    # UPDATE that applies a posting, so postings of one account are totally ordered.
+    sequence = models.BigIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
         constraints = [
+            models.CheckConstraint(condition=Q(sequence__gte=0), name="ledger_account_sequence_non_negative"),
             models.UniqueConstraint(
                 fields=["user", "currency"],
                 condition=Q(user__isnull=False),
@@ -141,19 +145,35 @@ class Posting(models.Model):
 
     The postings of an entry sum to zero per currency; on PostgreSQL a deferred constraint
     trigger enforces it at commit (migration 0003).
+
+    Each posting is self-describing: `sequence` is its place among the account's postings
+    (1, 2, 3 … with no gap), `balance_after` and `held_after` the account's balance and held
+    amount right after it, as returned by the UPDATE that applied it. `posted_at` is the entry's
+    `created_at`, copied so that "the balance as of t" is one probe of the index
+    (account, posted_at, sequence).
     """
 
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
     amount = models.BigIntegerField()
+    sequence = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+    held_after = models.BigIntegerField()
+    posted_at = models.DateTimeField()
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="ledger_posting_amount_non_zero")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_posting_amount_non_zero"),
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="ledger_posting_sequence_positive"),
+            models.CheckConstraint(condition=Q(held_after__gte=0), name="ledger_posting_held_after_non_negative"),
+            models.UniqueConstraint(fields=["account", "sequence"], name="ledger_posting_account_sequence_unique"),
+        ]
         indexes = [
             models.Index(fields=["account", "-id"]),
             # An account's history, newest entry first: pages are read from here (ledger.selectors).
             models.Index(fields=["account", "-entry"], name="ledger_posting_account_entry"),
+            models.Index(fields=["account", "posted_at", "sequence"], name="ledger_posting_account_asof"),
         ]
 
     def __str__(self) -> str:
@@ -182,7 +202,11 @@ class Hold(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_hold_amount_positive")]
-        indexes = [models.Index(fields=["account", "status"])]
+        indexes = [
+            models.Index(fields=["account", "status"]),
+            # Holds active at an instant t: created_at <= t < closed_at (or still open).
+            models.Index(fields=["account", "closed_at"], name="ledger_hold_account_closed"),
+        ]
 
     def __str__(self) -> str:
         return f"hold {self.pk}: {self.amount} on account {self.account_id} ({self.status})"
@@ -203,6 +227,32 @@ class CurrencyAuthorization(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} may transact {self.currency_id}"
+
+
+class BalanceSnapshot(models.Model):
+    """An account's closing balance at the end of one day (`as_of`: the first instant of the next
+    day in the snapshot timezone), written by `ledger_snapshot` and never changed.
+
+    `sequence` is that of the account's last posting before `as_of` (0: none), so
+    `verify_ledger` can check the snapshot against the running balances.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="snapshots")
+    date = models.DateField()
+    as_of = models.DateTimeField()
+    balance = models.BigIntegerField()
+    sequence = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "account_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "date"], name="ledger_balancesnapshot_one_per_account_day")
+        ]
+        indexes = [models.Index(fields=["date"], name="ledger_balancesnapshot_date")]
+
+    def __str__(self) -> str:
+        return f"account {self.account_id} closed {self.date} at {self.balance}"
 
 
 class LedgerVerification(models.Model):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from ledger.history import snapshot_totals_latest
 from ledger.models import Currency, JournalEntry, LedgerVerification, Posting
 from ledger.money import from_minor_units
 
@@ -71,7 +72,10 @@ def dashboard_context() -> dict:
         .order_by("-volume")[:10]
     )
     open_reviews = ReviewItem.objects.filter(status=ReviewItem.Status.OPEN)
+    snapshot_date, snapshot_totals = snapshot_totals_latest()
     return {
+        "snapshot_date": snapshot_date,
+        "snapshot_totals": snapshot_totals,
         "days": DAYS,
         "movement_charts": _charts_by_currency(movements, days=days, scales=scales, unit="moved"),
         "trading_charts": _charts_by_currency(trading, days=days, scales=scales, unit="traded"),

@@ -159,8 +159,10 @@ def test_transactions_list_has_no_n_plus_one_and_filters(api, tenant):
 def test_transaction_detail_shows_postings(api, tenant):
     body = api.get(f"/api/v1/transactions/{tenant.transfer.pk}/", **tenant.auth).json()
     assert body["postings"] == [
-        {"account": tenant.usd.pk, "account_kind": "user", "currency": "USD", "amount": "-1.00"},
-        {"account": tenant.peer_usd.pk, "account_kind": "user", "currency": "USD", "amount": "1.00"},
+        {"account": tenant.usd.pk, "account_kind": "user", "currency": "USD", "amount": "-1.00", "sequence": 2,
+         "balance_after": "99.00"},
+        {"account": tenant.peer_usd.pk, "account_kind": "user", "currency": "USD", "amount": "1.00", "sequence": 1,
+         "balance_after": "1.00"},
     ]
 
 

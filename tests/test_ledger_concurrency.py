@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import Sum
 
 from ledger.errors import AlreadyReversedError, HoldNotActiveError, InsufficientFundsError
-from ledger.models import Account, Hold, JournalEntry
+from ledger.models import Account, Hold, JournalEntry, Posting
 from ledger.services import (
     Leg,
     TransferRequest,
@@ -144,6 +144,18 @@ def test_random_transfers_reversals_and_holds_conserve_money(requires_postgres):
     report = ledger_verify(record=False)
     assert report.is_ok, report.violations
     assert report.totals == {"USD": 0}
+    # and every account's running balances, replayed here from the amounts alone: sequences
+    # 1..n without a gap, each balance_after the previous plus the amount, the last the balance
+    for account in Account.objects.filter(client=client):
+        history = list(Posting.objects.filter(account=account).order_by("sequence").values_list(
+            "sequence", "amount", "balance_after"
+        ))
+        assert [sequence for sequence, _, _ in history] == list(range(1, len(history) + 1))
+        running = 0
+        for _, amount, balance_after in history:
+            running += amount
+            assert balance_after == running
+        assert (running, len(history)) == (account.balance, account.sequence)
 
 
 def test_opposite_transfers_between_two_accounts_never_deadlock(requires_postgres):

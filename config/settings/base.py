@@ -230,6 +230,9 @@ COMPLIANCE_RULES_CACHE_SECONDS = env.int("COMPLIANCE_RULES_CACHE_SECONDS", defau
 # Compliance decision instead of leaving at once. 0 turns the review off.
 WITHDRAWAL_REVIEW_THRESHOLD_USD = env.int("WITHDRAWAL_REVIEW_THRESHOLD_USD", default=0)
 
+# The timezone whose midnight ends a day for `ledger_snapshot` (an IANA name, e.g. Europe/Paris).
+LEDGER_SNAPSHOT_TIMEZONE = env.str("LEDGER_SNAPSHOT_TIMEZONE", default="UTC")
+
 # The currency trades settle in; every user is authorized for it.
 SETTLEMENT_CURRENCY = "USD"
 

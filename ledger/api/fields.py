@@ -74,6 +74,7 @@ class AmountsMixin:
 
 class AmountFieldSchema(OpenApiSerializerFieldExtension):
     target_class = AmountField
+    match_subclasses = True
 
     def map_serializer_field(self, auto_schema, direction):
         if direction == "response":

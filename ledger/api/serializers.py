@@ -1,12 +1,16 @@
 import contextlib
 import json
+import re
+from datetime import UTC
 
 from django.conf import settings
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
 from accounts.api.fields import ScopedIdField
+from accounts.callers import Caller
 from accounts.selectors import user_list
 from core.errors import DomainError, InvalidInputError
 from ledger.api.fields import AmountField, AmountsMixin
@@ -90,11 +94,117 @@ class BalanceSerializer(serializers.Serializer):
 
 class UserBalancesSerializer(serializers.Serializer):
     user = serializers.IntegerField()
+    as_of = serializers.DateTimeField(required=False, help_text="Present when asked as of an instant.")
     balances = BalanceSerializer(many=True)
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "example": "2026-01-31T23:59:59Z"})
+class InstantField(serializers.Field):
+    """An ISO 8601 instant with its UTC offset. A datetime without one is refused, never guessed.
+
+    A `+` in a query string arrives as a space unless encoded (%2B): "…T10:00:00 02:00" is read
+    as "+02:00"."""
+
+    default_error_messages = {
+        "invalid": "An ISO 8601 datetime such as \"2026-01-31T23:59:59Z\" is expected.",
+        "naive": (
+            "The datetime has no timezone: add \"Z\" or an offset such as \"+02:00\" "
+            "(encoded %2B in a query string)."
+        ),
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        text = re.sub(r"(T[0-9:.]+) ([0-9]{2}(:?[0-9]{2})?)$", r"\1+\2", data.strip())
+        try:
+            value = parse_datetime(text)
+        except ValueError:
+            value = None
+        if value is None:
+            self.fail("invalid")
+        if value.tzinfo is None or value.utcoffset() is None:
+            self.fail("naive")
+        try:
+            return value.astimezone(UTC)  # years 1 and 9999 with an offset can leave the range
+        except OverflowError:
+            self.fail("invalid")
+
+    def to_representation(self, value):
+        return serializers.DateTimeField().to_representation(value)
 
 
 class BalanceQuerySerializer(serializers.Serializer):
     currency = CurrencyCodeField(required=False)
+    as_of = InstantField(required=False, help_text="The balances at this instant (ISO 8601 with offset).")
+
+
+class AsOfQuerySerializer(serializers.Serializer):
+    as_of = InstantField(required=False, help_text="The balance at this instant (ISO 8601 with offset); now if absent.")
+
+
+class AccountBalanceSerializer(serializers.Serializer):
+    account = serializers.IntegerField(source="account.pk")
+    currency = serializers.CharField(source="currency.code")
+    as_of = serializers.DateTimeField()
+    balance = AmountField()
+    available = AmountField(help_text="balance minus the holds active at that instant.")
+
+
+class StatementQuerySerializer(serializers.Serializer):
+    # `from` is a Python keyword: the fields are renamed in __init__.
+    start = InstantField(help_text="Start of the period (inclusive), ISO 8601 with offset.")
+    end = InstantField(required=False, help_text="End of the period (exclusive), ISO 8601 with offset; now if absent.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = self.fields.pop("start")
+        self.fields["to"] = self.fields.pop("end")
+
+    def validate(self, attrs):
+        if "end" in attrs and attrs["start"] > attrs["end"]:
+            raise serializers.ValidationError({"to": ["`to` must not be before `from`."]}, code="invalid_period")
+        return attrs
+
+
+class StatementEntrySerializer(serializers.Serializer):
+    sequence = serializers.IntegerField()
+    posted_at = serializers.DateTimeField()
+    entry = serializers.IntegerField(source="entry_id")
+    kind = serializers.CharField(source="entry.kind")
+    reference = serializers.CharField(source="entry.reference")
+    amount = AmountField(scale_source="account.currency.scale", help_text="Signed: negative debits the account.")
+    balance_after = AmountField(scale_source="account.currency.scale")
+
+    csv_header = ["sequence", "posted_at", "entry", "kind", "reference", "amount", "balance_after"]
+
+
+class StatementSerializer(serializers.Serializer):
+    account = serializers.IntegerField(source="account.pk")
+    currency = serializers.CharField(source="currency.code")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    opening_balance = AmountField()
+    closing_balance = AmountField()
+    total_credits = AmountField()
+    total_debits = AmountField(help_text="Positive: the sum of the debits' absolute values.")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["from"], data["to"] = data.pop("start"), data.pop("end")
+        return data
+
+
+class TrialBalanceLineSerializer(serializers.Serializer):
+    client = serializers.IntegerField(source="client_id")
+    client_name = serializers.CharField()
+    currency = serializers.CharField()
+    funding = AmountField(scale_source="scale")
+    fee_revenue = AmountField(scale_source="scale")
+    inventory = AmountField(scale_source="scale")
+    other_system = AmountField(source="other", scale_source="scale")
+    users = AmountField(scale_source="scale", help_text="The sum of the client's user accounts.")
+    total = AmountField(scale_source="scale", help_text="Zero when the ledger is sound.")
 
 
 def _own_accounts(caller):
@@ -207,11 +317,49 @@ class ReverseSerializer(serializers.Serializer):
     metadata = MetadataField(required=False, default=dict)
 
 
+class _OnlyForWhoMaySeeTheAccount:
+    """Renders the value only for whoever may see that account's balance and history: an end user
+    its own accounts, a client (key or staff) its users' accounts, platform staff every account.
+    Null for anyone else (the other party of a transfer) and when no caller is known."""
+
+    def get_attribute(self, instance):
+        request = self.context.get("request")
+        caller = getattr(request, "auth", None)
+        if not isinstance(caller, Caller) or not _may_see_balance(caller, instance.account):
+            return None
+        return super().get_attribute(instance)
+
+
+class VisibleBalanceAfterField(_OnlyForWhoMaySeeTheAccount, AmountField):
+    pass
+
+
+class VisibleSequenceField(_OnlyForWhoMaySeeTheAccount, serializers.IntegerField):
+    pass
+
+
+def _may_see_balance(caller: Caller, account: Account) -> bool:
+    if caller.is_platform_staff:
+        return True
+    if account.client_id != caller.client_id or account.kind != Account.Kind.USER:
+        return False
+    return not caller.is_end_user or account.user_id == caller.user.pk
+
+
 class PostingSerializer(serializers.Serializer):
     account = serializers.IntegerField(source="account_id")
     account_kind = serializers.CharField(source="account.kind")
     currency = serializers.CharField(source="account.currency_id")
     amount = AmountField(scale_source="account.currency.scale", help_text="Signed: negative debits the account.")
+    sequence = VisibleSequenceField(
+        allow_null=True,
+        help_text="The posting's place among the account's postings (1, 2, 3 …); null like balance_after.",
+    )
+    balance_after = VisibleBalanceAfterField(
+        scale_source="account.currency.scale",
+        allow_null=True,
+        help_text="The account's balance right after this posting; null unless the caller may see that account.",
+    )
 
 
 class TransactionSerializer(serializers.ModelSerializer):

@@ -9,6 +9,7 @@ from ledger.api.views import (
     DepositViewSet,
     TransactionViewSet,
     TransferViewSet,
+    TrialBalanceViewSet,
     UserBalancesViewSet,
 )
 
@@ -20,5 +21,6 @@ router.register("transactions", TransactionViewSet, basename="transaction")
 
 urlpatterns = [
     path("users/<int:pk>/balances/", UserBalancesViewSet.as_view({"get": "retrieve"}), name="user-balances"),
+    path("trial-balance/", TrialBalanceViewSet.as_view({"get": "list"}), name="trial-balance"),
     *router.urls,
 ]

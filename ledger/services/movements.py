@@ -19,7 +19,7 @@ from ledger.errors import (
     SameAccountError,
     UserFrozenError,
 )
-from ledger.models import Account, Hold, JournalEntry, Posting
+from ledger.models import Account, Hold, JournalEntry
 from ledger.money import MAX_MINOR_UNITS
 from ledger.selectors import user_is_authorized
 from ledger.services.accounts import system_account_get
@@ -180,15 +180,13 @@ def _check_amount(amount: int) -> None:
 
 
 def _post(*, legs: list[Leg], **entry) -> JournalEntry:
-    """`entry_post`, with the postings it wrote attached to the entry in leg order (the order they
-    were inserted in, i.e. of their ids) and each account's currency shared where one leg has it."""
+    """`entry_post`, whose entry carries the postings it wrote in leg order (the order they were
+    inserted in, i.e. of their ids), with each account's currency shared where one leg has it."""
     posted = entry_post(legs=legs, **entry)
     is_cached = Account.currency.is_cached
     currencies = {leg.account.currency_id: leg.account.currency for leg in legs if is_cached(leg.account)}
     for leg in legs:
         if not is_cached(leg.account) and leg.account.currency_id in currencies:
             leg.account.currency = currencies[leg.account.currency_id]
-    postings = [Posting(entry=posted, account=leg.account, amount=leg.amount) for leg in legs]
-    posted._prefetched_objects_cache = {"postings": postings}
     posted.reversed_by_pk = None  # just written: nothing reverses it yet
     return posted

@@ -39,7 +39,10 @@ def insert_entry(*, client_id: int, reverses_id: int | None = None) -> int:
 
 def insert_posting(*, entry_id: int, account_id: int, amount: int) -> None:
     execute(
-        "INSERT INTO ledger_posting (entry_id, account_id, amount) VALUES (%s, %s, %s)", [entry_id, account_id, amount]
+        "INSERT INTO ledger_posting (entry_id, account_id, amount, sequence, balance_after, held_after, posted_at)"
+        " VALUES (%s, %s, %s, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM ledger_posting WHERE account_id = %s),"
+        " %s, 0, CURRENT_TIMESTAMP)",
+        [entry_id, account_id, amount, account_id, amount],
     )
 
 

@@ -139,3 +139,41 @@ def test_a_failing_observer_rolls_the_entry_back(alice_usd, bob_usd, settings):
         entry_post(client_id=alice_usd.client_id, kind="adjustment", legs=[Leg(alice_usd, -1), Leg(bob_usd, 1)])
 
     assert ledger_state() == before
+
+
+def test_postings_carry_the_running_balance_returned_by_their_update(alice, alice_usd, usd_funding):
+    # given alice (1,000.00, sequence 1) with 50.00 held, 20.00 of which this entry captures
+    from ledger.services import hold_create
+
+    hold_create(account=alice_usd, amount=3_000)
+    captured = hold_create(account=alice_usd, amount=2_000)
+    funding_before = Account.objects.get(pk=usd_funding.pk)
+    # when: one entry with two legs on alice (a payment and a fee)
+    entry = entry_post(
+        client_id=alice.client_id,
+        kind=JournalEntry.Kind.WITHDRAWAL,
+        legs=[Leg(alice_usd, -2_000), Leg(usd_funding, 2_100), Leg(alice_usd, -100)],
+        captured_holds=[captured],
+    )
+    # then: consecutive sequences in leg order, each balance the previous plus its amount, held
+    # after the capture, posted_at the entry's instant
+    rows = list(entry.postings.order_by("id").values_list(
+        "account_id", "sequence", "amount", "balance_after", "held_after", "posted_at"
+    ))
+    assert rows == [
+        (alice_usd.pk, 2, -2_000, 98_000, 3_000, entry.created_at),
+        (usd_funding.pk, funding_before.sequence + 1, 2_100, funding_before.balance + 2_100, 0, entry.created_at),
+        (alice_usd.pk, 3, -100, 97_900, 3_000, entry.created_at),
+    ]
+    assert Account.objects.values_list("balance", "held", "sequence").get(pk=alice_usd.pk) == (97_900, 3_000, 3)
+    assert ledger_verify(record=False).is_ok
+
+
+def test_a_running_balance_that_would_pass_64_bits_midway_changes_nothing(alice, alice_usd):
+    # the legs on alice net to zero, but 1,000.00 + MAX would not fit in a posting's balance_after
+    with rejected_with("invalid_amount"):
+        entry_post(
+            client_id=alice.client_id,
+            kind=JournalEntry.Kind.ADJUSTMENT,
+            legs=[Leg(alice_usd, MAX_MINOR_UNITS), Leg(alice_usd, -MAX_MINOR_UNITS)],
+        )

@@ -35,8 +35,10 @@ def insert_entry(client_id: int) -> int:
 def insert_posting(entry_id: int, account_id: int, amount: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO ledger_posting (entry_id, account_id, amount) VALUES (%s, %s, %s)",
-            [entry_id, account_id, amount],
+            "INSERT INTO ledger_posting (entry_id, account_id, amount, sequence, balance_after, held_after,"
+            " posted_at) VALUES (%s, %s, %s, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM ledger_posting"
+            " WHERE account_id = %s), %s, 0, CURRENT_TIMESTAMP)",
+            [entry_id, account_id, amount, account_id, amount],
         )
 
 
@@ -77,13 +79,14 @@ def test_a_balance_changed_without_a_posting_fails_verification(movements, alice
     code, out, err = run_verify()
 
     assert code == 1
-    assert "2 violation(s):" in err
+    assert "3 violation(s):" in err
     assert f"account {alice_usd.pk} (USD): balance 104001 != sum of postings 104000" in err
+    assert f"account {alice_usd.pk} (USD): balance 104001 != last running balance 104000" in err
     assert "currency USD: balances sum to 1, not 0 (money not conserved)" in err
     assert "Ledger OK" not in out
     recorded = LedgerVerification.objects.get()
     assert not recorded.is_ok
-    assert len(recorded.violations) == 2
+    assert len(recorded.violations) == 3
 
 
 def test_an_unbalanced_entry_fails_verification(movements, alice_usd, client_tenant):
@@ -144,3 +147,96 @@ def test_a_negative_user_balance_fails_verification_where_constraints_can_be_byp
 
     assert not report.is_ok
     assert f"account {alice_usd.pk} (USD): available -5 is negative" in report.violations
+
+
+def insert_running_posting(entry_id: int, account_id: int, amount: int, *, sequence: int, balance_after: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_posting (entry_id, account_id, amount, sequence, balance_after, held_after,"
+            " posted_at) VALUES (%s, %s, %s, %s, %s, 0, CURRENT_TIMESTAMP)",
+            [entry_id, account_id, amount, sequence, balance_after],
+        )
+
+
+def test_a_running_balance_that_does_not_follow_fails_verification(movements, alice_usd, usd_funding, client_tenant):
+    # given a balanced entry whose posting on alice claims a balance that is not previous + amount
+    alice_usd.refresh_from_db()
+    usd_funding.refresh_from_db()
+    with transaction.atomic():
+        entry_id = insert_entry(client_tenant.pk)
+        insert_running_posting(entry_id, alice_usd.pk, 700, sequence=alice_usd.sequence + 1, balance_after=999)
+        insert_running_posting(
+            entry_id, usd_funding.pk, -700, sequence=usd_funding.sequence + 1, balance_after=usd_funding.balance - 700
+        )
+
+        code, _, err = run_verify("--no-record")
+
+        assert code == 1
+        assert (
+            f"account {alice_usd.pk} posting {alice_usd.sequence + 1}: balance_after 999 != previous "
+            f"{alice_usd.balance} + amount 700" in err
+        )
+        assert f"account {usd_funding.pk} posting" not in err
+        transaction.set_rollback(True)
+
+
+def test_a_gap_in_an_accounts_sequence_fails_verification(movements, alice_usd, client_tenant):
+    alice_usd.refresh_from_db()
+    with transaction.atomic():
+        entry_id = insert_entry(client_tenant.pk)
+        skipped = alice_usd.sequence + 2
+        insert_running_posting(entry_id, alice_usd.pk, 700, sequence=skipped, balance_after=alice_usd.balance + 700)
+
+        code, _, err = run_verify("--no-record")
+
+        assert code == 1
+        assert f"account {alice_usd.pk} posting {skipped}:" in err
+        assert f"sequence does not follow {alice_usd.sequence}" in err
+        transaction.set_rollback(True)
+
+
+def test_an_account_sequence_behind_its_postings_fails_verification(movements, alice_usd):
+    alice_usd.refresh_from_db()
+    Account.objects.filter(pk=alice_usd.pk).update(sequence=F("sequence") - 1)
+
+    code, _, err = run_verify("--no-record")
+
+    assert code == 1
+    assert (
+        f"account {alice_usd.pk} (USD): sequence {alice_usd.sequence - 1} != last posting's {alice_usd.sequence}"
+        in err
+    )
+
+
+def test_a_snapshot_that_disagrees_with_the_running_balances_fails_verification(movements, alice_usd):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ledger.models import BalanceSnapshot
+
+    alice_usd.refresh_from_db()
+    BalanceSnapshot.objects.create(
+        account=alice_usd, date=timezone.now().date(), as_of=timezone.now() + timedelta(days=1),
+        balance=alice_usd.balance + 1, sequence=alice_usd.sequence,
+    )
+
+    code, _, err = run_verify("--no-record")
+
+    assert code == 1
+    assert (
+        f"account {alice_usd.pk} snapshot {timezone.now().date()}: balance {alice_usd.balance + 1} != running "
+        f"balance then {alice_usd.balance}" in err
+    )
+
+
+def test_a_last_held_after_that_disagrees_with_the_holds_fails_verification(movements, alice_usd):
+    # given a hold whose recorded creation is moved before alice's last posting: held then was 0
+    hold = hold_create(account=alice_usd, amount=500)
+    Hold.objects.filter(pk=hold.pk).update(created_at=hold.created_at.replace(year=2000))
+    alice_usd.refresh_from_db()
+
+    code, _, err = run_verify("--no-record")
+
+    assert code == 1
+    assert f"account {alice_usd.pk} posting {alice_usd.sequence}: held_after 0 != holds active then 500" in err

@@ -36,7 +36,8 @@ class WithdrawalViewSet(CallerViewMixin, viewsets.GenericViewSet):
         if isinstance(outcome, PendingWithdrawal):
             return Response(PendingWithdrawalSerializer(outcome).data, status=status.HTTP_202_ACCEPTED)
         return Response(
-            TransactionSerializer(entry_for_rendering(entry=outcome)).data, status=status.HTTP_201_CREATED
+            TransactionSerializer(entry_for_rendering(entry=outcome), context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
         )
 
 

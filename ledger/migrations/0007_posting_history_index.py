@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ledger', '0003_database_invariants'),
+        ('ledger', '0006_posting_running_balances_required'),
     ]
 
     operations = [

@@ -7,9 +7,7 @@ in the same transaction. Quotes, orders and conversions are otherwise read-only.
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 
-from audit.services import audit_record
 from broker.models import Conversion, OfferedCurrency, Order, Quote, Rate, RateHistory
 from broker.services import offered_currency_add, offered_currency_remove, order_cancel, rate_update
 from broker.services.pricing import price_parse, price_render
@@ -43,18 +41,13 @@ class OfferedCurrencyAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("client", "currency")
 
+    # Both go through the services, which write the audit event with the change.
     def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            offered = offered_currency_add(client=obj.client, currency=obj.currency)
-            obj.pk = offered.pk
-            audit_record(actor=request.user, action="broker.offered_currency_add", obj=offered,
-                         client=obj.client, after={"currency": obj.currency_id})
+        offered = offered_currency_add(actor=request.user, client=obj.client, currency=obj.currency)
+        obj.pk = offered.pk
 
     def delete_model(self, request, obj):
-        with transaction.atomic():
-            audit_record(actor=request.user, action="broker.offered_currency_remove", obj=obj,
-                         client=obj.client_id, before={"currency": obj.currency_id})
-            offered_currency_remove(client=obj.client, currency=obj.currency)
+        offered_currency_remove(actor=request.user, client=obj.client, currency=obj.currency)
 
 
 class RateForm(forms.ModelForm):
@@ -171,11 +164,7 @@ class OrderAdmin(OrderAdminMixin, ReadOnlyAdmin):
     def cancel_orders(self, request, queryset):
         for order in queryset.order_by("pk"):
             try:
-                with transaction.atomic():
-                    before = order.status
-                    cancelled = order_cancel(order=order)
-                    audit_record(actor=request.user, action="broker.order_cancel", obj=cancelled,
-                                 before={"status": before}, after={"status": cancelled.status})
+                order_cancel(actor=request.user, order=order)
             except DomainError as error:
                 self.message_user(request, f"Order {order.pk}: {error.detail} ({error.code})", messages.WARNING)
             else:

@@ -9,7 +9,6 @@ transfer" (transfer_reverse).
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -17,7 +16,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from audit.services import audit_record
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from ledger.models import Account, Currency, CurrencyAuthorization, Hold, JournalEntry, LedgerVerification, Posting
@@ -202,16 +200,10 @@ class JournalEntryAdmin(ReadOnlyAdmin):
     def reverse_transfers(self, request, queryset):
         for entry in queryset.order_by("pk"):
             try:
-                # The reversal and its audit event commit together or not at all.
-                with transaction.atomic():
-                    reversal = transfer_reverse(
-                        entry=entry, reference=f"reversal by {request.user.get_username()}"[:200],
-                        metadata={"actor_id": request.user.pk},
-                    )
-                    audit_record(
-                        actor=request.user, action="ledger.transfer_reverse", obj=entry, client=entry.client_id,
-                        after={"reversal_entry_id": reversal.pk},
-                    )
+                reversal = transfer_reverse(
+                    actor=request.user, entry=entry, reference=f"reversal by {request.user.get_username()}"[:200],
+                    metadata={"actor_id": request.user.pk},
+                )
             except DomainError as error:
                 self.message_user(request, f"Entry #{entry.pk}: {error.detail} ({error.code})", messages.ERROR)
             else:

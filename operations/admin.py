@@ -22,12 +22,11 @@ from accounts.services import (
     user_freeze,
     user_unfreeze,
 )
-from audit.services import audit_record
 from core.errors import DomainError
 from ledger.models import Account, CurrencyAuthorization
 from ledger.money import from_minor_units
 from operations.models import ComplianceRule, PendingWithdrawal, ReviewItem
-from operations.services import review_item_resolve, withdrawal_approve, withdrawal_reject
+from operations.services import review_item_note_update, review_item_resolve, withdrawal_approve, withdrawal_reject
 
 
 @admin.register(ComplianceRule)
@@ -55,9 +54,6 @@ class ReviewItemAdmin(admin.ModelAdmin):
     fields = readonly_fields + ("note",)
     actions = ["clear_items", "escalate_items"]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request)
-
     def _resolve(self, request, queryset, status: str) -> None:
         done = 0
         for item in queryset:
@@ -78,7 +74,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Only the note is editable; status moves through the audited actions.
-        ReviewItem.objects.filter(pk=obj.pk).update(note=obj.note)
+        review_item_note_update(actor=request.user, item=obj, note=obj.note)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -259,13 +255,9 @@ class BackOfficeClientAdmin(ClientAdmin):
         client = form.instance
         for offered in formset.save(commit=False):
             if offered.pk is None:
-                offered_currency_add(client=client, currency=offered.currency)
-                audit_record(actor=request.user, action="broker.offered_currency_add", obj=client,
-                             after={"currency": offered.currency_id})
+                offered_currency_add(actor=request.user, client=client, currency=offered.currency)
         for offered in formset.deleted_objects:
-            offered_currency_remove(client=client, currency=offered.currency)
-            audit_record(actor=request.user, action="broker.offered_currency_remove", obj=client,
-                         before={"currency": offered.currency_id})
+            offered_currency_remove(actor=request.user, client=client, currency=offered.currency)
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -54,6 +54,24 @@ def review_item_resolve(*, actor: User, item: ReviewItem, status: str, note: str
     return item
 
 
+def review_item_note_update(*, actor: User, item: ReviewItem, note: str) -> ReviewItem:
+    """Change a review item's note (its status moves only through `review_item_resolve`).
+
+    Writes one `operations.review_item_note` audit event when the note changes.
+    """
+    with transaction.atomic():
+        before = ReviewItem.objects.select_for_update().get(pk=item.pk)
+        if before.note == note:
+            return before
+        ReviewItem.objects.filter(pk=item.pk).update(note=note)
+        item.note = note
+        audit_record(
+            actor=actor, action="operations.review_item_note", obj=item, client=item.client_id,
+            before={"note": before.note}, after={"note": note},
+        )
+    return item
+
+
 def withdrawal_needs_review(*, account: Account, amount: int) -> bool:
     """Whether a withdrawal of `amount` must wait for Compliance (the setting is on and its value
     in the settlement currency exceeds the threshold). Without a known rate it cannot be valued

@@ -265,7 +265,7 @@ class OrderViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def cancel(self, request, pk=None):
-        order = order_cancel(order=self.get_object())
+        order = order_cancel(order=self.get_object(), actor=self.caller.user)
         return Response(OrderSerializer(order).data)
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from accounts.models import Client, User
+from audit.services import audit_record
 from broker.errors import CurrencyNotOfferedError, SettlementCurrencyError
 from broker.models import OfferedCurrency
 from broker.selectors import currency_is_offered
@@ -41,15 +42,31 @@ def currency_check_offered_and_authorized(*, user: User, currency: Currency) -> 
         raise CurrencyNotAuthorizedError(f"User {user.pk} is not authorized for {currency.code}.")
 
 
-def offered_currency_add(*, client: Client, currency: Currency) -> OfferedCurrency:
-    """Offer `currency` to the client's users. The first row turns 'everything offered' into a list."""
-    offering, _ = OfferedCurrency.objects.get_or_create(client=client, currency=currency)
+def offered_currency_add(*, client: Client, currency: Currency, actor: User | None = None) -> OfferedCurrency:
+    """Offer `currency` to the client's users. The first row turns 'everything offered' into a list.
+
+    Idempotent; when a row is added, one `broker.offered_currency_add` audit event is written with it.
+    """
+    with transaction.atomic():
+        offering, created = OfferedCurrency.objects.get_or_create(client=client, currency=currency)
+        if created:
+            audit_record(actor=actor, action="broker.offered_currency_add", obj=offering, client=client.pk,
+                         after={"currency": currency.code})
     return offering
 
 
-def offered_currency_remove(*, client: Client, currency: Currency) -> None:
-    """Stop offering `currency`. Existing authorizations stay, but trading in it is refused."""
-    OfferedCurrency.objects.filter(client=client, currency=currency).delete()
+def offered_currency_remove(*, client: Client, currency: Currency, actor: User | None = None) -> None:
+    """Stop offering `currency`. Existing authorizations stay, but trading in it is refused.
+
+    When a row is removed, one `broker.offered_currency_remove` audit event is written with it.
+    """
+    with transaction.atomic():
+        offering = OfferedCurrency.objects.filter(client=client, currency=currency).first()
+        if offering is None:
+            return
+        audit_record(actor=actor, action="broker.offered_currency_remove", obj=offering, client=client.pk,
+                     before={"currency": currency.code})
+        offering.delete()
 
 
 def user_account_get_or_create(*, user: User, currency: Currency) -> Account:

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from audit.services import audit_record
 from broker.errors import (
     DuplicateClientOrderIdError,
     InvalidOrderError,
@@ -204,9 +205,11 @@ def order_execute(*, order_id: int) -> Order:
         return _order_rest(order=order)
 
 
-def order_cancel(*, order: Order) -> Order:
+def order_cancel(*, order: Order, actor: User | None = None) -> Order:
     """Cancel an order that is not final and release its hold.
 
+    Writes one `broker.order_cancel` audit event in the same transaction (`actor`: the person who
+    asked, None for an API key or the system).
     Locks: the order row, then the held account. Raises OrderFinalError (filled, rejected,
     cancelled or expired: nothing changes).
     """
@@ -214,7 +217,13 @@ def order_cancel(*, order: Order) -> Order:
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.is_final:
             raise OrderFinalError(f"Order {locked.pk} is already {locked.status}.")
-        return _order_close(order=locked, status=Order.Status.CANCELLED, reason="", now=timezone.now())
+        before = locked.status
+        cancelled = _order_close(order=locked, status=Order.Status.CANCELLED, reason="", now=timezone.now())
+        audit_record(
+            actor=actor, action="broker.order_cancel", obj=cancelled,
+            before={"status": before}, after={"status": cancelled.status},
+        )
+        return cancelled
 
 
 def orders_evaluate(*, currency_code: str) -> int:

@@ -150,7 +150,7 @@ class TransferViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveMod
             raise PermissionDenied("End users may reverse only transfers they received.")
         serializer = ReverseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return _created(transfer_reverse(entry=transfer, **serializer.validated_data))
+        return _created(transfer_reverse(entry=transfer, actor=self.caller.user, **serializer.validated_data))
 
 
 @extend_schema_view(list=extend_schema(parameters=[CLIENT_PARAMETER]))

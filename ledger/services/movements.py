@@ -6,6 +6,8 @@ transaction. A rejection raises a domain error and writes nothing.
 
 from django.db import transaction
 
+from accounts.models import User
+from audit.services import audit_record
 from ledger.errors import (
     AccountNotFoundError,
     AlreadyReversedError,
@@ -124,10 +126,14 @@ def transfer_create(
     )
 
 
-def transfer_reverse(*, entry: JournalEntry, reference: str = "", metadata: dict | None = None) -> JournalEntry:
+def transfer_reverse(
+    *, entry: JournalEntry, actor: User | None = None, reference: str = "", metadata: dict | None = None
+) -> JournalEntry:
     """Undo a transfer with a new entry of opposite postings. An entry is reversed at most once.
 
-    The recipient must still hold the funds (the guarded debit refuses otherwise).
+    The recipient must still hold the funds (the guarded debit refuses otherwise). Writes one
+    `ledger.transfer_reverse` audit event in the same transaction (`actor`: the person who asked,
+    None for an API key or the system).
     Locks: the original entry row first (serialises concurrent reversals of one entry), then
     the accounts in primary-key order. The one-to-one `reverses` column is the backstop.
     Raises NotReversibleError, AlreadyReversedError, InsufficientFundsError, InactiveAccountError,
@@ -142,7 +148,7 @@ def transfer_reverse(*, entry: JournalEntry, reference: str = "", metadata: dict
         postings = list(original.postings.select_related("account", "account__user"))
         for posting in postings:
             account_check_can_move(account=posting.account, check_authorization=False)
-        return entry_post(
+        reversal = entry_post(
             client_id=original.client_id,
             kind=JournalEntry.Kind.REVERSAL,
             legs=[Leg(posting.account, -posting.amount) for posting in postings],
@@ -150,6 +156,11 @@ def transfer_reverse(*, entry: JournalEntry, reference: str = "", metadata: dict
             metadata=metadata,
             reverses=original,
         )
+        audit_record(
+            actor=actor, action="ledger.transfer_reverse", obj=original, client=original.client_id,
+            after={"reversal_entry_id": reversal.pk},
+        )
+        return reversal
 
 
 def account_check_can_move(*, account: Account, check_authorization: bool = True) -> None:

@@ -9,14 +9,12 @@ from django import forms
 from django.contrib import admin, messages
 
 from broker.models import Conversion, OfferedCurrency, Order, Quote, Rate, RateHistory
+from broker.pricing import price_parse, price_render
 from broker.services import offered_currency_add, offered_currency_remove, order_cancel, rate_update
-from broker.services.pricing import price_parse, price_render
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from ledger.money import from_minor_units
-
-# USD, the settlement currency, keeps 2 decimal places (ledger migration 0002).
-USD_SCALE = 2
+from ledger.selectors import settlement_currency
 
 
 def _money(amount: int | None, currency) -> str:
@@ -137,7 +135,7 @@ class QuoteAdmin(ReadOnlyAdmin):
 
     @admin.display(description="total (USD)")
     def usd_total(self, quote: Quote) -> str:
-        return from_minor_units(quote.total, scale=USD_SCALE)
+        return from_minor_units(quote.total, scale=settlement_currency().scale)
 
 
 class OrderAdminMixin:
@@ -212,8 +210,8 @@ class ConversionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="USD value")
     def usd_value_display(self, conversion: Conversion) -> str:
-        return from_minor_units(conversion.usd_value, scale=USD_SCALE)
+        return from_minor_units(conversion.usd_value, scale=settlement_currency().scale)
 
     @admin.display(description="fee (USD)")
     def fee_display(self, conversion: Conversion) -> str:
-        return from_minor_units(conversion.fee, scale=USD_SCALE)
+        return from_minor_units(conversion.fee, scale=settlement_currency().scale)

@@ -1,6 +1,8 @@
 """Ledger reads. Tenant-facing selectors take the caller and scope with `scope_to_caller`;
 `user_is_authorized` is a helper for services."""
 
+from functools import cache
+
 from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Window
 from django.db.models.functions import RowNumber
@@ -8,6 +10,21 @@ from django.db.models.functions import RowNumber
 from accounts.callers import Caller, scope_to_caller
 from accounts.models import User
 from ledger.models import Account, Currency, CurrencyAuthorization, JournalEntry, Posting
+
+
+def settlement_currency() -> Currency:
+    """The settlement currency (settings.SETTLEMENT_CURRENCY, USD): every price is quoted in it,
+    every notional and fee is in its minor units, and its `scale` renders them.
+
+    The one accessor for it. Cached per process: its code is a setting and a currency's scale
+    can never change once amounts exist in it.
+    """
+    return _currency_by_code(settings.SETTLEMENT_CURRENCY)
+
+
+@cache
+def _currency_by_code(code: str) -> Currency:
+    return Currency.objects.get(code=code)
 
 
 def user_is_authorized(*, user_id: int, currency_code: str) -> bool:

@@ -11,10 +11,10 @@ from datetime import timedelta
 from django.db.models import Count
 from django.utils import timezone
 
+from broker.selectors import settlement_value
 from ledger.models import JournalEntry, Posting
 from ledger.services import Leg
 from operations.models import ComplianceRule, ReviewItem
-from operations.valuation import settlement_value
 
 
 def compliance_observe_entry(*, entry: JournalEntry, legs: Sequence[Leg]) -> list[ReviewItem]:

@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from ledger.models import Currency, JournalEntry, LedgerVerification, Posting
 from ledger.money import from_minor_units
+from ledger.selectors import settlement_currency
 
 DAYS = 14
 MOVEMENT_KINDS = (
@@ -89,7 +90,7 @@ def dashboard_context() -> dict:
         "verification": LedgerVerification.objects.order_by("-ran_at").first(),
         "top_clients": [
             {"name": row["client__name"], "orders": row["orders"],
-             "volume": from_minor_units(row["volume"] or 0, scale=scales.get("USD", 2))}
+             "volume": from_minor_units(row["volume"] or 0, scale=settlement_currency().scale)}
             for row in top_clients
         ],
         "frozen_user_count": _frozen_users(),

@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.roles import COMPLIANCE, user_has_role
 from audit.services import audit_record
+from broker.selectors import settlement_value
 from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from ledger.models import Account, JournalEntry
 from ledger.services import (
@@ -26,7 +27,6 @@ from ledger.services import (
 )
 from operations.errors import WithdrawalDecidedError
 from operations.models import PendingWithdrawal, ReviewItem
-from operations.valuation import settlement_value
 
 
 def review_item_resolve(*, actor: User, item: ReviewItem, status: str, note: str = "") -> ReviewItem:

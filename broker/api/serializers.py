@@ -3,9 +3,7 @@ strings with 8 decimal places (USD per whole unit); both are exact on the way in
 `invalid_amount` / `invalid_price` for anything else)."""
 
 from decimal import Decimal
-from functools import lru_cache
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
@@ -14,21 +12,17 @@ from accounts.api.fields import ScopedIdField
 from accounts.selectors import user_list
 from broker.errors import InvalidPriceError
 from broker.models import Conversion, Order, Quote, Rate, RateHistory, Side
+from broker.pricing import price_parse, price_render
 from broker.selectors import quote_list
 from broker.services.conversions import conversion_rate
-from broker.services.pricing import price_parse, price_render
 from ledger.api.fields import AmountField, AmountsMixin
 from ledger.api.serializers import CurrencyCodeField
 from ledger.errors import InvalidAmountError
 from ledger.models import Currency
 from ledger.money import from_minor_units, to_minor_units
+from ledger.selectors import settlement_currency
 
 PRICE_PATTERN = r"^[0-9]+(\.[0-9]{1,8})?$"
-
-
-@lru_cache(maxsize=1)
-def _usd_scale() -> int:
-    return Currency.objects.get(code=settings.SETTLEMENT_CURRENCY).scale
 
 
 @extend_schema_field({"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "example": "10.50"})
@@ -37,7 +31,7 @@ class UsdAmountField(AmountField):
 
     def get_attribute(self, instance):
         minor = serializers.Field.get_attribute(self, instance)
-        return None if minor is None else (minor, _usd_scale())
+        return None if minor is None else (minor, settlement_currency().scale)
 
 
 @extend_schema_field(
@@ -62,7 +56,7 @@ class PriceField(serializers.Field):
 
 def _usd_minor(serializer_field: str, value) -> int:
     try:
-        return to_minor_units(value, scale=_usd_scale())
+        return to_minor_units(value, scale=settlement_currency().scale)
     except InvalidAmountError as error:
         raise ValidationError({serializer_field: [ErrorDetail(error.detail, code="invalid_amount")]}) from None
 
@@ -204,7 +198,7 @@ class OrderSerializer(serializers.ModelSerializer):
         if hold is None:
             return None
         currency = order.currency if order.side == Side.SELL else None
-        scale = currency.scale if currency else _usd_scale()
+        scale = currency.scale if currency else settlement_currency().scale
         return from_minor_units(hold.amount, scale=scale)
 
 

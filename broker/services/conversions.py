@@ -7,21 +7,21 @@ plus the fee in USD from the user to fee revenue. All of it is written, or none 
 
 from decimal import ROUND_FLOOR, Context, Decimal
 
-from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
 from broker.errors import QuantityTooSmallError, SameCurrencyError
 from broker.models import Conversion
+from broker.pricing import ROUND_FLOOR as PRICE_ROUND_FLOOR
+from broker.pricing import divide, fee_for_notional, notional_for_quantity
+from broker.selectors import settlement_price_get
 from broker.services.currencies import currency_check_offered_and_authorized, user_account_get_or_create
-from broker.services.fees import fee_for_notional
-from broker.services.market import rate_price_get, user_check_can_trade
-from broker.services.pricing import ROUND_FLOOR as PRICE_ROUND_FLOOR
-from broker.services.pricing import divide, notional_for_quantity
+from broker.services.market import user_check_can_trade
 from ledger.errors import InvalidAmountError
 from ledger.models import Account, Currency, JournalEntry
 from ledger.money import MAX_MINOR_UNITS
-from ledger.services import Leg, account_check_can_move, currency_get, entry_post, system_account_get
+from ledger.selectors import settlement_currency
+from ledger.services import Leg, account_check_can_move, entry_post, system_account_get
 
 
 def conversion_create(*, user: User, from_currency: Currency, to_currency: Currency, amount: int) -> Conversion:
@@ -43,11 +43,11 @@ def conversion_create(*, user: User, from_currency: Currency, to_currency: Curre
     user_check_can_trade(user=user)
     currency_check_offered_and_authorized(user=user, currency=from_currency)
     currency_check_offered_and_authorized(user=user, currency=to_currency)
-    usd = currency_get(code=settings.SETTLEMENT_CURRENCY)
-    from_price_e8 = rate_price_get(currency=from_currency)
-    to_price_e8 = rate_price_get(currency=to_currency)
+    usd = settlement_currency()
+    from_price_e8 = settlement_price_get(currency_code=from_currency.code)
+    to_price_e8 = settlement_price_get(currency_code=to_currency.code)
     usd_value = notional_for_quantity(
-        quantity=amount, quantity_scale=from_currency.scale, price_e8=from_price_e8, usd_scale=usd.scale,
+        quantity=amount, quantity_scale=from_currency.scale, price_e8=from_price_e8, settlement_scale=usd.scale,
         rounding=PRICE_ROUND_FLOOR,
     )
     to_amount = divide(

@@ -3,8 +3,8 @@
 from django.conf import settings
 
 from accounts.models import User
-from broker.errors import CurrencyNotTradableError, InvalidOrderError, RateUnavailableError
-from broker.models import Rate, Side
+from broker.errors import CurrencyNotTradableError, InvalidOrderError
+from broker.models import Side
 from broker.services.currencies import currency_check_offered_and_authorized
 from ledger.errors import InactiveAccountError, InvalidAmountError, UserFrozenError
 from ledger.models import Currency
@@ -27,16 +27,6 @@ def trade_check_currency(*, user: User, currency: Currency) -> None:
     if currency.code == settings.SETTLEMENT_CURRENCY or not currency.is_active:
         raise CurrencyNotTradableError(f"{currency.code} cannot be traded against {settings.SETTLEMENT_CURRENCY}.")
     currency_check_offered_and_authorized(user=user, currency=currency)
-
-
-def rate_price_get(*, currency: Currency) -> int:
-    """The current price_e8 of `currency` (10**8 for the settlement currency). Raises RateUnavailableError."""
-    if currency.code == settings.SETTLEMENT_CURRENCY:
-        return 10**8
-    price_e8 = Rate.objects.filter(currency=currency).values_list("price_e8", flat=True).first()
-    if price_e8 is None:
-        raise RateUnavailableError(f"There is no rate for {currency.code}.")
-    return price_e8
 
 
 def trade_check_side(*, side: str) -> None:

@@ -12,7 +12,7 @@ from accounts.models import User
 from audit.services import audit_record
 from broker.errors import InvalidPriceError, SettlementCurrencyError
 from broker.models import Rate, RateHistory
-from broker.services.pricing import price_parse, price_render
+from broker.pricing import price_parse, price_render
 from broker.services.scheduling import orders_evaluation_schedule
 from ledger.models import Currency
 from ledger.money import MAX_MINOR_UNITS

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from broker.errors import QuantityTooSmallError
 from broker.models import Side
-from broker.services.fees import fee_for_notional
-from broker.services.pricing import ROUND_CEILING, ROUND_FLOOR, notional_for_quantity, quantity_for_notional
+from broker.pricing import ROUND_CEILING, ROUND_FLOOR, fee_for_notional, notional_for_quantity, quantity_for_notional
 from ledger.models import Account, Currency
 from ledger.services import Leg
 
@@ -45,14 +44,14 @@ def trade_terms(
     Raises QuantityTooSmallError when the trade would move nothing (zero quantity, or a sale whose
     proceeds do not exceed its fee).
     """
-    scales = {"quantity_scale": currency.scale, "price_e8": price_e8, "usd_scale": usd.scale}
+    scales = {"quantity_scale": currency.scale, "price_e8": price_e8, "settlement_scale": usd.scale}
     buying = side == Side.BUY
     if quantity is not None:
         notional = notional_for_quantity(quantity=quantity, rounding=ROUND_CEILING if buying else ROUND_FLOOR, **scales)
     else:
         notional = usd_amount
         quantity = quantity_for_notional(
-            usd_amount=usd_amount, rounding=ROUND_FLOOR if buying else ROUND_CEILING, **scales
+            notional=usd_amount, rounding=ROUND_FLOOR if buying else ROUND_CEILING, **scales
         )
     fee = fee_for_notional(notional=notional, fee_bps=fee_bps)
     terms = TradeTerms(quantity=quantity, price_e8=price_e8, notional=notional, fee=fee, side=side)

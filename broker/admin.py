@@ -13,12 +13,8 @@ from broker.pricing import price_parse, price_render
 from broker.services import offered_currency_add, offered_currency_remove, order_cancel, rate_update
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
-from ledger.money import from_minor_units
+from ledger.money import amount_render, from_minor_units
 from ledger.selectors import settlement_currency
-
-
-def _money(amount: int | None, currency) -> str:
-    return "" if amount is None else from_minor_units(amount, scale=currency.scale)
 
 
 class OfferedCurrencyInline(admin.TabularInline):
@@ -131,7 +127,7 @@ class QuoteAdmin(ReadOnlyAdmin):
 
     @admin.display(description="quantity")
     def quantity_display(self, quote: Quote) -> str:
-        return _money(quote.quantity, quote.currency)
+        return amount_render(quote.quantity, currency=quote.currency, with_code=False)
 
     @admin.display(description="total (USD)")
     def usd_total(self, quote: Quote) -> str:
@@ -141,7 +137,8 @@ class QuoteAdmin(ReadOnlyAdmin):
 class OrderAdminMixin:
     @admin.display(description="quantity")
     def quantity_display(self, order: Order) -> str:
-        return _money(order.quantity if order.quantity is not None else order.fill_quantity, order.currency)
+        quantity = order.quantity if order.quantity is not None else order.fill_quantity
+        return amount_render(quantity, currency=order.currency, with_code=False)
 
     @admin.display(description="limit / stop")
     def price_display(self, order: Order) -> str:
@@ -202,11 +199,11 @@ class ConversionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="from")
     def from_display(self, conversion: Conversion) -> str:
-        return f"{_money(conversion.from_amount, conversion.from_currency)} {conversion.from_currency_id}"
+        return amount_render(conversion.from_amount, currency=conversion.from_currency)
 
     @admin.display(description="to")
     def to_display(self, conversion: Conversion) -> str:
-        return f"{_money(conversion.to_amount, conversion.to_currency)} {conversion.to_currency_id}"
+        return amount_render(conversion.to_amount, currency=conversion.to_currency)
 
     @admin.display(description="USD value")
     def usd_value_display(self, conversion: Conversion) -> str:

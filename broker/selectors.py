@@ -89,6 +89,11 @@ def user_currency_list(*, user: User) -> QuerySet[Currency]:
     return currencies.order_by("code")
 
 
+def currency_list() -> QuerySet[Currency]:
+    """Active currencies with their rate (one query)."""
+    return Currency.objects.filter(is_active=True).select_related("rate").order_by("code")
+
+
 def rate_list() -> QuerySet[Rate]:
     return Rate.objects.filter(currency__is_active=True).order_by("currency_id")
 

@@ -19,12 +19,8 @@ from django.utils.html import format_html
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from ledger.models import Account, Currency, CurrencyAuthorization, Hold, JournalEntry, LedgerVerification, Posting
-from ledger.money import from_minor_units, to_minor_units
+from ledger.money import amount_render, to_minor_units
 from ledger.services import adjustment_create, transfer_reverse
-
-
-def _money(amount: int, currency: Currency) -> str:
-    return from_minor_units(amount, scale=currency.scale)
 
 
 @admin.register(Currency)
@@ -85,15 +81,15 @@ class AccountAdmin(ReadOnlyAdmin):
 
     @admin.display(description="balance", ordering="balance")
     def balance_display(self, account: Account) -> str:
-        return _money(account.balance, account.currency)
+        return amount_render(account.balance, currency=account.currency, with_code=False)
 
     @admin.display(description="held", ordering="held")
     def held_display(self, account: Account) -> str:
-        return _money(account.held, account.currency)
+        return amount_render(account.held, currency=account.currency, with_code=False)
 
     @admin.display(description="available")
     def available_display(self, account: Account) -> str:
-        return _money(account.available, account.currency)
+        return amount_render(account.available, currency=account.currency, with_code=False)
 
     @admin.display(description="adjustment")
     def adjust_link(self, account: Account) -> str:
@@ -136,7 +132,7 @@ class AccountAdmin(ReadOnlyAdmin):
                 self.message_user(
                     request,
                     f"Adjustment #{entry.pk} posted: {'+' if signed > 0 else '-'}"
-                    f"{_money(amount, account.currency)} {account.currency_id}.",
+                    f"{amount_render(amount, currency=account.currency)}.",
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:ledger_journalentry_change", args=[entry.pk]))
@@ -144,8 +140,8 @@ class AccountAdmin(ReadOnlyAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "account": account,
-            "balance": _money(account.balance, account.currency),
-            "available": _money(account.available, account.currency),
+            "balance": amount_render(account.balance, currency=account.currency, with_code=False),
+            "available": amount_render(account.available, currency=account.currency, with_code=False),
             "form": form,
             "title": f"Post an adjustment to {account}",
         }
@@ -168,7 +164,7 @@ class PostingInline(admin.TabularInline):
 
     @admin.display(description="amount")
     def amount_display(self, posting: Posting) -> str:
-        return _money(posting.amount, posting.account.currency)
+        return amount_render(posting.amount, currency=posting.account.currency, with_code=False)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -222,7 +218,7 @@ class PostingAdmin(ReadOnlyAdmin):
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, posting: Posting) -> str:
-        return f"{_money(posting.amount, posting.account.currency)} {posting.account.currency_id}"
+        return amount_render(posting.amount, currency=posting.account.currency)
 
     @admin.display(description="created", ordering="entry__created_at")
     def created_at(self, posting: Posting):
@@ -239,7 +235,7 @@ class HoldAdmin(ReadOnlyAdmin):
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, hold: Hold) -> str:
-        return f"{_money(hold.amount, hold.account.currency)} {hold.account.currency_id}"
+        return amount_render(hold.amount, currency=hold.account.currency)
 
 
 @admin.register(CurrencyAuthorization)

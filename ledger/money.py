@@ -6,10 +6,27 @@ is a float it may already be inexact. The API parses JSON numbers as Decimal for
 """
 
 from decimal import Decimal, InvalidOperation, localcontext
+from typing import Protocol
 
 from ledger.errors import InvalidAmountError
 
 MAX_MINOR_UNITS = 2**63 - 1
+
+
+def is_minor_units(value: object, *, signed: bool = False) -> bool:
+    """The one guard for integers that services receive directly (amounts, prices as price_e8):
+    an int, not a bool, within 64 bits, and positive (or non-zero of either sign when `signed`)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return 0 < abs(value) <= MAX_MINOR_UNITS if signed else 0 < value <= MAX_MINOR_UNITS
+
+
+def minor_units_check(
+    value: object, *, signed: bool = False, message: str = "Amount must be a positive integer number of minor units."
+) -> None:
+    """`is_minor_units`, raising InvalidAmountError with `message` otherwise."""
+    if not is_minor_units(value, signed=signed):
+        raise InvalidAmountError(message)
 
 
 def to_minor_units(value: str | int | Decimal, *, scale: int) -> int:
@@ -44,6 +61,22 @@ def from_minor_units(minor: int, *, scale: int) -> str:
     if scale == 0:
         return f"{sign}{digits}"
     return f"{sign}{digits[:-scale]}.{digits[-scale:]}"
+
+
+class CurrencyLike(Protocol):
+    code: str
+    scale: int
+
+
+def amount_render(minor: int | None, *, currency: CurrencyLike, with_code: bool = True) -> str:
+    """An amount as the API shows it, with its currency ("100500.00 USD"); "" for None.
+
+    Every human-facing text (error messages, admin) renders amounts here, never as minor units.
+    """
+    if minor is None:
+        return ""
+    rendered = from_minor_units(minor, scale=currency.scale)
+    return f"{rendered} {currency.code}" if with_code else rendered
 
 
 def minor_to_decimal(minor: int, *, scale: int) -> Decimal:

@@ -9,6 +9,7 @@ from django.db.models.functions import RowNumber
 
 from accounts.callers import Caller, scope_to_caller
 from accounts.models import User
+from ledger.errors import UnknownCurrencyError
 from ledger.models import Account, Currency, CurrencyAuthorization, JournalEntry, Posting
 
 
@@ -25,6 +26,25 @@ def settlement_currency() -> Currency:
 @cache
 def _currency_by_code(code: str) -> Currency:
     return Currency.objects.get(code=code)
+
+
+def currency_active_find(*, code: str) -> Currency | None:
+    """The one lookup of an active currency by code (any case), or None.
+
+    Each context gives one answer when it finds nothing: a code in a request body is a 400
+    field error `unknown_currency` (ledger.api.fields.CurrencyCodeField); a code in a URL is a
+    404 (the resource does not exist); a service or command given a code raises
+    UnknownCurrencyError (`currency_get`).
+    """
+    return Currency.objects.filter(code=str(code).upper(), is_active=True).first()
+
+
+def currency_get(*, code: str) -> Currency:
+    """An active currency by code (any case), or UnknownCurrencyError."""
+    currency = currency_active_find(code=code)
+    if currency is None:
+        raise UnknownCurrencyError(f"Unknown or inactive currency {code!r}.")
+    return currency
 
 
 def user_is_authorized(*, user_id: int, currency_code: str) -> bool:

@@ -22,6 +22,7 @@ from accounts.models import Client, User
 from accounts.selectors import user_list
 from accounts.services import user_create, user_deactivate, user_update
 from accounts.tokens import end_user_token_mint
+from core.api.fields import ID_PATTERN
 from core.api.idempotency import idempotent
 
 
@@ -38,7 +39,7 @@ class UserViewSet(
     serializer_class = UserSerializer
     filterset_class = UserFilter
     end_user_actions = {"list", "retrieve"}
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         return user_list(caller=self.caller)

@@ -8,13 +8,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
-from accounts.api.fields import ScopedIdField
 from accounts.selectors import user_list
 from broker.errors import InvalidPriceError
 from broker.models import Conversion, Order, Quote, Rate, RateHistory, Side
 from broker.pricing import price_parse, price_render
 from broker.selectors import quote_list
 from broker.services.conversions import conversion_rate
+from core.api.fields import ScopedIdField
 from ledger.api.fields import AmountField, AmountsMixin
 from ledger.api.serializers import CurrencyCodeField
 from ledger.errors import InvalidAmountError

@@ -15,13 +15,18 @@ from broker.models import Conversion
 from broker.pricing import ROUND_FLOOR as PRICE_ROUND_FLOOR
 from broker.pricing import divide, fee_for_notional, notional_for_quantity
 from broker.selectors import settlement_price_get
-from broker.services.currencies import currency_check_offered_and_authorized, user_account_get_or_create
-from broker.services.market import user_check_can_trade
-from ledger.errors import InvalidAmountError
+from broker.services.currencies import currency_check_offered_and_authorized
 from ledger.models import Account, Currency, JournalEntry
-from ledger.money import MAX_MINOR_UNITS
+from ledger.money import minor_units_check
 from ledger.selectors import settlement_currency
-from ledger.services import Leg, account_check_can_move, entry_post, system_account_get
+from ledger.services import (
+    Leg,
+    account_check_can_move,
+    entry_post,
+    system_account_get,
+    user_account_get_or_create,
+    user_check_can_move,
+)
 
 
 def conversion_create(*, user: User, from_currency: Currency, to_currency: Currency, amount: int) -> Conversion:
@@ -36,11 +41,10 @@ def conversion_create(*, user: User, from_currency: Currency, to_currency: Curre
     CurrencyNotAuthorizedError, RateUnavailableError, QuantityTooSmallError,
     InsufficientFundsError, InactiveAccountError, UserFrozenError.
     """
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_MINOR_UNITS:
-        raise InvalidAmountError("Amount must be a positive integer number of minor units.")
+    minor_units_check(amount)
     if from_currency.code == to_currency.code:
         raise SameCurrencyError(f"Cannot convert {from_currency.code} into itself.")
-    user_check_can_trade(user=user)
+    user_check_can_move(user=user)
     currency_check_offered_and_authorized(user=user, currency=from_currency)
     currency_check_offered_and_authorized(user=user, currency=to_currency)
     usd = settlement_currency()

@@ -1,17 +1,17 @@
 """Which currencies a user may transact: the client's offering, then the user's authorization."""
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from accounts.models import Client, User
 from audit.services import audit_record
 from broker.errors import CurrencyNotOfferedError, SettlementCurrencyError
 from broker.models import OfferedCurrency
 from broker.selectors import currency_is_offered
-from ledger.errors import AlreadyExistsError, CurrencyNotAuthorizedError
-from ledger.models import Account, Currency, CurrencyAuthorization
+from ledger.errors import CurrencyNotAuthorizedError
+from ledger.models import Currency, CurrencyAuthorization
 from ledger.selectors import user_is_authorized
-from ledger.services import account_create, currency_authorization_grant, currency_authorization_revoke
+from ledger.services import currency_authorization_grant, currency_authorization_revoke
 
 
 def user_currency_grant(*, user: User, currency: Currency) -> CurrencyAuthorization:
@@ -67,16 +67,3 @@ def offered_currency_remove(*, client: Client, currency: Currency, actor: User |
         audit_record(actor=actor, action="broker.offered_currency_remove", obj=offering, client=client.pk,
                      before={"currency": currency.code})
         offering.delete()
-
-
-def user_account_get_or_create(*, user: User, currency: Currency) -> Account:
-    """The user's account in `currency`, opened on first trade (race-safe: the unique constraint decides)."""
-    account = Account.objects.filter(user=user, currency=currency).select_related("user").first()
-    if account is not None:
-        return account
-    try:
-        with transaction.atomic():
-            account_create(user=user, currency=currency)
-    except (AlreadyExistsError, IntegrityError):
-        pass
-    return Account.objects.select_related("user").get(user=user, currency=currency)

@@ -6,17 +6,8 @@ from accounts.models import User
 from broker.errors import CurrencyNotTradableError, InvalidOrderError
 from broker.models import Side
 from broker.services.currencies import currency_check_offered_and_authorized
-from ledger.errors import InactiveAccountError, InvalidAmountError, UserFrozenError
 from ledger.models import Currency
-from ledger.money import MAX_MINOR_UNITS
-
-
-def user_check_can_trade(*, user: User) -> None:
-    """Only active, unfrozen end users trade. Raises InactiveAccountError, UserFrozenError."""
-    if not user.is_active or not user.is_end_user:
-        raise InactiveAccountError(f"User {user.pk} cannot trade.")
-    if user.is_frozen:
-        raise UserFrozenError(f"User {user.pk} is frozen.")
+from ledger.money import minor_units_check
 
 
 def trade_check_currency(*, user: User, currency: Currency) -> None:
@@ -39,5 +30,4 @@ def trade_check_size(*, quantity: int | None, usd_amount: int | None) -> None:
     if (quantity is None) == (usd_amount is None):
         raise InvalidOrderError("Give exactly one of quantity or usd_amount.")
     value = quantity if quantity is not None else usd_amount
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_MINOR_UNITS:
-        raise InvalidAmountError("Amount must be a positive integer number of minor units.")
+    minor_units_check(value)

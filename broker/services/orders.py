@@ -30,19 +30,17 @@ from broker.errors import (
 from broker.models import Order, Quote, Side
 from broker.pricing import price_with_slippage
 from broker.selectors import settlement_price_find, settlement_price_get
-from broker.services.currencies import user_account_get_or_create
 from broker.services.market import (
     trade_check_currency,
     trade_check_side,
     trade_check_size,
-    user_check_can_trade,
 )
 from broker.services.quotes import quote_claim
 from broker.services.scheduling import order_execution_schedule
 from broker.services.trades import TradeTerms, trade_legs, trade_terms
 from core.errors import DomainError
 from ledger.models import Account, Currency, Hold, JournalEntry
-from ledger.money import MAX_MINOR_UNITS
+from ledger.money import is_minor_units
 from ledger.selectors import settlement_currency
 from ledger.services import (
     account_check_can_move,
@@ -50,6 +48,8 @@ from ledger.services import (
     hold_create,
     hold_release,
     system_account_get,
+    user_account_get_or_create,
+    user_check_can_move,
 )
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def order_submit(
         expires_at=expires_at,
         now=now,
     )
-    user_check_can_trade(user=user)
+    user_check_can_move(user=user)
     trade_check_currency(user=user, currency=currency)
     usd = settlement_currency()
     fee_bps = user.client.fee_bps
@@ -314,7 +314,7 @@ def _check_shape(
     for price in (limit_price_e8, stop_price_e8):
         if price is None:
             continue
-        if isinstance(price, bool) or not isinstance(price, int) or not 0 < price <= MAX_MINOR_UNITS:
+        if not is_minor_units(price):
             raise InvalidOrderError("Prices must be positive.")
     if type == Order.Type.STOP and time_in_force == Order.TimeInForce.IOC:
         raise InvalidOrderError("A stop order rests until triggered; it cannot be immediate-or-cancel.")

@@ -14,11 +14,11 @@ from broker.services.market import (
     trade_check_currency,
     trade_check_side,
     trade_check_size,
-    user_check_can_trade,
 )
 from broker.services.trades import trade_terms
 from ledger.models import Currency
 from ledger.selectors import settlement_currency
+from ledger.services import user_check_can_move
 
 
 def quote_create(
@@ -37,7 +37,7 @@ def quote_create(
     """
     trade_check_side(side=side)
     trade_check_size(quantity=quantity, usd_amount=usd_amount)
-    user_check_can_trade(user=user)
+    user_check_can_move(user=user)
     trade_check_currency(user=user, currency=currency)
     price_e8 = settlement_price_get(currency_code=currency.code)
     terms = trade_terms(

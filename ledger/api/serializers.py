@@ -1,38 +1,15 @@
 import json
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.fields import ScopedIdField
 from accounts.selectors import user_list
-from ledger.api.fields import AmountField, AmountsMixin
-from ledger.models import Account, Currency, JournalEntry
+from core.api.fields import ScopedIdField
+from ledger.api.fields import AmountField, AmountsMixin, CurrencyCodeField
+from ledger.models import Account, JournalEntry
 from ledger.money import from_minor_units
 from ledger.selectors import account_destination_list, account_list
 
 METADATA_MAX_BYTES = 4096
-
-
-@extend_schema_field({"type": "string", "maxLength": 10, "example": "BTC"})
-class CurrencyCodeField(serializers.Field):
-    """A currency code in (any case); the active Currency out (400 `unknown_currency` otherwise)."""
-
-    default_error_messages = {
-        "invalid": "A currency code such as \"BTC\" is expected.",
-        "unknown_currency": "Unknown or inactive currency {code!r}.",
-    }
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str) or not 0 < len(data.strip()) <= 10:
-            self.fail("invalid")
-        code = data.strip().upper()
-        currency = Currency.objects.filter(code=code, is_active=True).first()
-        if currency is None:
-            self.fail("unknown_currency", code=code)
-        return currency
-
-    def to_representation(self, value):
-        return value.code if isinstance(value, Currency) else value
 
 
 class MetadataField(serializers.JSONField):

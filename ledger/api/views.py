@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from accounts.api.base import CLIENT_PARAMETER, CallerViewMixin
 from accounts.models import User
 from accounts.selectors import user_list
+from core.api.fields import ID_PATTERN
 from core.api.idempotency import idempotent
 from ledger.api.filters import AccountFilter, TransactionFilter
 from ledger.api.serializers import (
@@ -36,8 +37,6 @@ from ledger.selectors import (
     transfer_list,
 )
 from ledger.services import account_create, deposit_create, transfer_create, transfer_reverse
-
-ID_PATTERN = r"[0-9]+"
 
 
 def _created(entry) -> Response:

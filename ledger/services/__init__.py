@@ -4,8 +4,8 @@ from ledger.services.accounts import (
     account_create,
     currency_authorization_grant,
     currency_authorization_revoke,
-    currency_get,
     system_account_get,
+    user_account_get_or_create,
 )
 from ledger.services.adjustments import adjustment_create
 from ledger.services.holds import hold_create, hold_release
@@ -14,6 +14,7 @@ from ledger.services.movements import (
     deposit_create,
     transfer_create,
     transfer_reverse,
+    user_check_can_move,
     withdrawal_check,
     withdrawal_create,
 )
@@ -26,7 +27,6 @@ __all__ = [
     "adjustment_create",
     "currency_authorization_grant",
     "currency_authorization_revoke",
-    "currency_get",
     "deposit_create",
     "entry_post",
     "hold_create",
@@ -34,6 +34,8 @@ __all__ = [
     "system_account_get",
     "transfer_create",
     "transfer_reverse",
+    "user_account_get_or_create",
+    "user_check_can_move",
     "withdrawal_check",
     "withdrawal_create",
 ]

@@ -14,14 +14,13 @@ from ledger.errors import (
     CurrencyMismatchError,
     CurrencyNotAuthorizedError,
     InactiveAccountError,
-    InvalidAmountError,
     NotAUserAccountError,
     NotReversibleError,
     SameAccountError,
     UserFrozenError,
 )
 from ledger.models import Account, Hold, JournalEntry
-from ledger.money import MAX_MINOR_UNITS
+from ledger.money import minor_units_check
 from ledger.selectors import user_is_authorized
 from ledger.services.accounts import system_account_get
 from ledger.services.posting import Leg, entry_post
@@ -163,6 +162,15 @@ def transfer_reverse(
         return reversal
 
 
+def user_check_can_move(*, user: User) -> None:
+    """The one rule for "this user may move money" (ledger movements and brokerage trades alike):
+    an active, unfrozen end user. Raises InactiveAccountError, UserFrozenError."""
+    if not user.is_active or not user.is_end_user:
+        raise InactiveAccountError(f"User {user.pk} is inactive.")
+    if user.is_frozen:
+        raise UserFrozenError(f"User {user.pk} is frozen.")
+
+
 def account_check_can_move(*, account: Account, check_authorization: bool = True) -> None:
     """Refuse movement on an inactive account, or a user's that is inactive, frozen or unauthorized."""
     if not account.is_active:
@@ -170,10 +178,7 @@ def account_check_can_move(*, account: Account, check_authorization: bool = True
     user = account.user
     if user is None:
         return
-    if not user.is_active:
-        raise InactiveAccountError(f"User {user.pk} is inactive.")
-    if user.is_frozen:
-        raise UserFrozenError(f"User {user.pk} is frozen.")
+    user_check_can_move(user=user)
     if check_authorization and not user_is_authorized(user_id=user.pk, currency_code=account.currency_id):
         raise CurrencyNotAuthorizedError(f"User {user.pk} is not authorized for {account.currency_id}.")
 
@@ -185,5 +190,4 @@ def _check_user_account(account: Account) -> None:
 
 def _check_amount(amount: int) -> None:
     # Amounts arrive parsed by ledger.money; this guards direct callers of the services.
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_MINOR_UNITS:
-        raise InvalidAmountError("Amount must be a positive integer number of minor units.")
+    minor_units_check(amount)

@@ -1,14 +1,20 @@
-"""Serializer fields shared by every app's API."""
+"""Serializer fields shared by every app's API: ids the caller may reference, and codes.
+
+Ids in bodies, query strings and URLs follow one rule: a positive integer within 64 bits
+(`MAX_ID`); URL routes match `ID_PATTERN`, so anything else is a 404 before a view runs.
+"""
 
 from collections.abc import Callable
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
 MAX_ID = 2**63 - 1
+ID_PATTERN = r"[0-9]+"
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -42,3 +48,34 @@ class ScopedIdField(serializers.Field):
 
     def to_representation(self, value):
         return value.pk if hasattr(value, "pk") else value
+
+
+class CodeField(serializers.Field):
+    """A short code in (any case, surrounding space ignored); out, what `lookup(code)` finds.
+
+    An unknown code is a field error (a 400: the body named something that does not exist,
+    which is not a missing resource) whose code is `unknown_code`. Subclasses set `lookup`,
+    `unknown_code` and its message.
+    """
+
+    max_length = 10
+    unknown_code = "unknown_code"
+    default_error_messages = {
+        "invalid": "A code such as \"BTC\" is expected.",
+        "unknown_code": "Unknown or inactive code {code!r}.",
+    }
+
+    def lookup(self, code: str) -> Model | None:
+        raise NotImplementedError
+
+    def to_internal_value(self, data: Any) -> Model:
+        if not isinstance(data, str) or not 0 < len(data.strip()) <= self.max_length:
+            self.fail("invalid")
+        code = data.strip().upper()
+        found = self.lookup(code)
+        if found is None:
+            self.fail(self.unknown_code, code=code)
+        return found
+
+    def to_representation(self, value: Any) -> Any:
+        return getattr(value, "code", value)

@@ -22,6 +22,8 @@ class CallerKind(StrEnum):
 
 @dataclass(frozen=True)
 class Caller:
+    """Satisfies core.api.caller.CallerLike, which is all the shared API machinery reads."""
+
     kind: CallerKind
     client_id: int | None
     user: User | None = None

@@ -3,7 +3,8 @@
 from django.db.models import QuerySet
 
 from accounts.callers import Caller, scope_to_caller
-from accounts.models import User
+from accounts.models import Client, User
+from core.errors import InvalidInputError, NotFoundError
 
 
 def user_list(*, caller: Caller) -> QuerySet[User]:
@@ -13,3 +14,27 @@ def user_list(*, caller: Caller) -> QuerySet[User]:
     if caller.is_end_user:
         users = users.filter(pk=caller.user.pk)
     return users
+
+
+def access_user_for_token(*, caller: Caller, user_id: int) -> User:
+    """The end user `user_id` the caller may mint a token for: one of its client's users
+    (NotFoundError otherwise) that is still active (a deactivated user gets no token: 400)."""
+    user = user_list(caller=caller).filter(pk=user_id).first()
+    if user is None:
+        raise NotFoundError("User not found.")
+    if not user.is_active:
+        raise InvalidInputError("This user is deactivated.", errors={"user": ["This user is deactivated."]})
+    return user
+
+
+def access_client_for_new_user(*, caller: Caller, named: Client | None) -> Client:
+    """The client a new user joins: the caller's own (a client named in the body is ignored), or
+    for platform staff the active client they name, which they must."""
+    if not caller.is_platform_staff:
+        return Client.objects.get(pk=caller.client_id, is_active=True)
+    if named is None:
+        raise InvalidInputError(
+            "Platform staff must name the client of the new user.",
+            errors={"client": ["Platform staff must name the client of the new user."]},
+        )
+    return named

@@ -9,6 +9,8 @@ from django.db.models.functions import RowNumber
 
 from accounts.callers import Caller, scope_to_caller
 from accounts.models import User
+from core.api.fields import MAX_ID
+from core.errors import NotFoundError, PermissionDeniedError
 from ledger.errors import UnknownCurrencyError
 from ledger.models import Account, Currency, CurrencyAuthorization, JournalEntry, Posting
 
@@ -124,3 +126,20 @@ def _for_rendering(entries: QuerySet[JournalEntry]) -> QuerySet[JournalEntry]:
 
 def transfer_list(*, caller: Caller) -> QuerySet[JournalEntry]:
     return entry_list(caller=caller).filter(kind=JournalEntry.Kind.TRANSFER)
+
+
+def access_transfer_to_reverse(*, caller: Caller, entry_id: int) -> JournalEntry:
+    """The transfer `entry_id`, if the caller may reverse it.
+
+    Another tenant's transfer, or one an end user cannot see, does not exist for the caller
+    (NotFoundError, 404). An end user may reverse only a transfer they received
+    (PermissionDeniedError, 403); the client and its staff may reverse any of theirs.
+    """
+    transfer = transfer_list(caller=caller).filter(pk=entry_id).first() if 0 < entry_id <= MAX_ID else None
+    if transfer is None:
+        raise NotFoundError(f"Transfer {entry_id} not found.")
+    if caller.is_end_user and not any(
+        posting.amount > 0 and posting.account.user_id == caller.user.pk for posting in transfer.postings.all()
+    ):
+        raise PermissionDeniedError("End users may reverse only transfers they received.")
+    return transfer

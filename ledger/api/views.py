@@ -8,7 +8,6 @@ operations.api: above a configured value they wait for Compliance, which the led
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from accounts.api.base import CLIENT_PARAMETER, CallerViewMixin
@@ -29,6 +28,7 @@ from ledger.api.serializers import (
 )
 from ledger.models import Account, JournalEntry
 from ledger.selectors import (
+    access_transfer_to_reverse,
     account_biggest_list,
     account_list,
     balance_list,
@@ -144,9 +144,7 @@ class TransferViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveMod
     @action(detail=True, methods=["post"])
     @idempotent
     def reverse(self, request, pk=None):
-        transfer = self.get_object()
-        if self.caller.is_end_user and not _received_by(transfer, self.caller.user.pk):
-            raise PermissionDenied("End users may reverse only transfers they received.")
+        transfer = access_transfer_to_reverse(caller=self.caller, entry_id=int(pk))
         serializer = ReverseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return _created(transfer_reverse(entry=transfer, actor=self.caller.user, **serializer.validated_data))
@@ -166,9 +164,5 @@ class TransactionViewSet(
 
     def get_queryset(self):
         return entry_list(caller=self.caller)
-
-
-def _received_by(transfer, user_id: int) -> bool:
-    return any(posting.amount > 0 and posting.account.user_id == user_id for posting in transfer.postings.all())
 
 

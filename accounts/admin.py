@@ -1,15 +1,16 @@
 """Clients, users and API keys in admin: lists, search, filters and audited edits.
 
-These are the accounts app's own views of its models. The back-office actions that reach across
-apps (issuing keys with an audit event, freezing, the ledger and order inlines) are added by
-`operations.admin`, which re-registers these classes extended, so accounts imports nothing above it.
+These are the accounts app's own views of its models, unregistered: the back office
+(`operations.admin`) registers each page once, extended with what reaches across apps (issuing
+keys, freezing, the ledger and order inlines), so accounts imports nothing above it and every
+admin page has one owner.
 """
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, Q
 
-from accounts.models import ApiKey, Client, User
+from accounts.models import ApiKey, Client
 from audit.admin import AuditedModelAdmin
 
 
@@ -25,7 +26,6 @@ class ApiKeyInline(admin.TabularInline):
         return False  # keys are issued on their own page, which shows the plaintext once
 
 
-@admin.register(Client)
 class ClientAdmin(AuditedModelAdmin):
     list_display = ("name", "slug", "is_active", "fee_bps", "user_count", "active_key_count", "created_at")
     list_filter = ("is_active",)
@@ -58,7 +58,6 @@ class ClientAdmin(AuditedModelAdmin):
         return False  # tenants are deactivated, never deleted
 
 
-@admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ("prefix", "client", "name", "is_revoked", "created_at", "last_used_at", "expires_at")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), "client")
@@ -79,7 +78,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(User)
 class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
     list_display = ("username", "kind", "client", "external_id", "email", "is_active", "is_frozen", "is_staff",
                     "created_at")

@@ -1,8 +1,9 @@
 """The back office: the review queue, compliance rules, and the cross-app admin actions.
 
-This app sits at the top of the import graph, so it extends the accounts admin here with what
-needs other apps: issuing API keys (plaintext shown once), revoking keys, freezing and
-deactivating users, and a user's accounts, authorizations, orders and review items inline.
+This app sits at the top of the import graph, so it owns the admin pages of clients, users and
+API keys: the accounts app's classes extended with what needs other apps (issuing API keys,
+plaintext shown once; revoking keys; freezing and deactivating users; a user's accounts,
+authorizations, orders and review items inline).
 """
 
 from django import forms
@@ -194,9 +195,6 @@ class ApiKeyIssueForm(forms.Form):
     expires_at = forms.DateTimeField(required=False, help_text="Optional, UTC: YYYY-MM-DD HH:MM.")
 
 
-admin.site.unregister(Client)
-
-
 @admin.register(Client)
 class BackOfficeClientAdmin(ClientAdmin):
     change_form_template = "admin/accounts/client/change_form.html"
@@ -268,9 +266,6 @@ class BackOfficeClientAdmin(ClientAdmin):
         obj.pk, obj.created_at = created.pk, created.created_at
 
 
-admin.site.unregister(ApiKey)
-
-
 @admin.register(ApiKey)
 class BackOfficeApiKeyAdmin(ApiKeyAdmin):
     actions = ["revoke_keys"]
@@ -285,9 +280,6 @@ class BackOfficeApiKeyAdmin(ApiKeyAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         return redirect(reverse("admin:accounts_client_changelist"))
-
-
-admin.site.unregister(User)
 
 
 @admin.register(User)

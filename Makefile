@@ -47,8 +47,10 @@ serve: $(VENV)/.installed
 worker: $(VENV)/.installed
 	$(BIN)/python manage.py db_worker
 
+## lint: ruff, then mypy with the Django and DRF stubs (configured in pyproject.toml)
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy .
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles .pytest_cache .hypothesis

@@ -38,6 +38,13 @@ class Caller:
         return self.kind == CallerKind.END_USER
 
     @property
+    def end_user_id(self) -> int:
+        """The end user's id, for an end-user caller (selectors narrow to their own rows)."""
+        if self.user is None or not self.is_end_user:
+            raise ValueError("Only an end-user caller has an end user.")
+        return self.user.pk
+
+    @property
     def idempotency_scope(self) -> str:
         """Whose Idempotency-Keys share one namespace: a client (its keys and its staff), an end
         user, or a staff member. An end user can never replay a response its client got."""

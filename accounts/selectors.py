@@ -12,7 +12,7 @@ def user_list(*, caller: Caller) -> QuerySet[User]:
     an end user sees only itself. Deactivated users stay visible: their history is kept."""
     users = scope_to_caller(User.objects.filter(kind=User.Kind.END_USER), caller)
     if caller.is_end_user:
-        users = users.filter(pk=caller.user.pk)
+        users = users.filter(pk=caller.end_user_id)
     return users
 
 
@@ -31,6 +31,8 @@ def access_client_for_new_user(*, caller: Caller, named: Client | None) -> Clien
     """The client a new user joins: the caller's own (a client named in the body is ignored), or
     for platform staff the active client they name, which they must."""
     if not caller.is_platform_staff:
+        if caller.client_id is None:
+            raise NotFoundError("Client not found.")
         return Client.objects.get(pk=caller.client_id, is_active=True)
     if named is None:
         raise InvalidInputError(

@@ -68,7 +68,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
 
 def _is_many_to_many(obj: models.Model, name: str) -> bool:
     try:
-        return obj._meta.get_field(name).many_to_many
+        return bool(obj._meta.get_field(name).many_to_many)
     except FieldDoesNotExist:  # a form-only field
         return False
 

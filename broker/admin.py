@@ -88,7 +88,7 @@ class RateAdmin(admin.ModelAdmin):
     change_form_template = "admin/broker/rate/change_form.html"
 
     @admin.display(description="price (USD)", ordering="price_e8")
-    def price_display(self, rate: Rate) -> str:
+    def price_display(self, rate: Rate) -> str | None:
         return price_render(rate.price_e8)
 
     def save_model(self, request, obj, form, change):
@@ -112,7 +112,7 @@ class RateHistoryAdmin(ReadOnlyAdmin):
     list_select_related = ("currency", "changed_by")
 
     @admin.display(description="price (USD)", ordering="price_e8")
-    def price_display(self, history: RateHistory) -> str:
+    def price_display(self, history: RateHistory) -> str | None:
         return price_render(history.price_e8)
 
 

@@ -77,7 +77,8 @@ class AccountAdmin(ReadOnlyAdmin):
 
     @admin.display(description="owner")
     def owner(self, account: Account) -> str:
-        return account.user.external_id or account.user.username if account.user_id else account.get_kind_display()
+        user = account.user
+        return (user.external_id or user.username) if user is not None else account.get_kind_display()
 
     @admin.display(description="balance", ordering="balance")
     def balance_display(self, account: Account) -> str:
@@ -190,7 +191,7 @@ class JournalEntryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="postings", ordering="posting_total")
     def posting_count(self, entry: JournalEntry) -> int:
-        return entry.posting_total
+        return entry.posting_total  # type: ignore[attr-defined]  # annotated by get_queryset
 
     @admin.action(description="Reverse selected transfers", permissions=["reverse_transfer"])
     def reverse_transfers(self, request, queryset):

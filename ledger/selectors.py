@@ -64,7 +64,7 @@ def account_list(*, caller: Caller) -> QuerySet[Account]:
         "currency", "user"
     )
     if caller.is_end_user:
-        accounts = accounts.filter(user_id=caller.user.pk)
+        accounts = accounts.filter(user_id=caller.end_user_id)
     return accounts
 
 
@@ -106,7 +106,7 @@ def entry_list(*, caller: Caller, account: Account | None = None) -> QuerySet[Jo
     reversing entry."""
     entries = scope_to_caller(JournalEntry.objects.all(), caller)
     if caller.is_end_user:
-        own_postings = Posting.objects.filter(entry_id=OuterRef("pk"), account__user_id=caller.user.pk)
+        own_postings = Posting.objects.filter(entry_id=OuterRef("pk"), account__user_id=caller.end_user_id)
         entries = entries.filter(Exists(own_postings))
     if account is not None:
         entries = entries.filter(Exists(Posting.objects.filter(entry_id=OuterRef("pk"), account_id=account.pk)))
@@ -139,7 +139,7 @@ def access_transfer_to_reverse(*, caller: Caller, entry_id: int) -> JournalEntry
     if transfer is None:
         raise NotFoundError(f"Transfer {entry_id} not found.")
     if caller.is_end_user and not any(
-        posting.amount > 0 and posting.account.user_id == caller.user.pk for posting in transfer.postings.all()
+        posting.amount > 0 and posting.account.user_id == caller.end_user_id for posting in transfer.postings.all()
     ):
         raise PermissionDeniedError("End users may reverse only transfers they received.")
     return transfer

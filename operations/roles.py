@@ -31,7 +31,7 @@ OPERATIONS_GRANTS = [
     "operations.reverse_transfer",
 ]
 # Every broker model: rates, orders, offered currencies… (money moves only through its services).
-OPERATIONS_APP_GRANTS = {"broker": ("add", "change")}
+OPERATIONS_APP_GRANTS: dict[str, tuple[str, ...]] = {"broker": ("add", "change")}
 
 COMPLIANCE_GRANTS = [
     "operations.change_reviewitem",

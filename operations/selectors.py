@@ -45,5 +45,5 @@ def pending_withdrawal_list(*, caller: Caller) -> QuerySet[PendingWithdrawal]:
     """Withdrawals held for review (whatever their decision) in the caller's tenant."""
     withdrawals = scope_to_caller(PendingWithdrawal.objects.all(), caller).select_related("account__currency")
     if caller.is_end_user:
-        withdrawals = withdrawals.filter(user_id=caller.user.pk)
+        withdrawals = withdrawals.filter(user_id=caller.end_user_id)
     return withdrawals

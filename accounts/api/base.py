@@ -27,7 +27,7 @@ CLIENT_PARAMETER = OpenApiParameter(
 
 class CallerViewMixin:
     def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]  # authenticates and checks permissions
+        super().initial(request, *args, **kwargs)  # authenticates and checks permissions
         caller = request.auth
         client = request.query_params.get("client")
         if isinstance(caller, Caller) and caller.is_platform_staff and client is not None:

@@ -131,6 +131,8 @@ class RateViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
 
 
 class _UserScopedMixin(CallerViewMixin):
+    kwargs: dict
+
     def get_user(self) -> User:
         user = user_list(caller=self.caller).filter(pk=self.kwargs["user_pk"]).first()
         if user is None:

@@ -8,7 +8,7 @@ gives a quantity rounded up. The fee is charged in USD on top of a buy and out o
 
 from dataclasses import dataclass
 
-from broker.errors import QuantityTooSmallError
+from broker.errors import InvalidOrderError, QuantityTooSmallError
 from broker.models import Side
 from broker.pricing import ROUND_CEILING, ROUND_FLOOR, fee_for_notional, notional_for_quantity, quantity_for_notional
 from ledger.models import Account, Currency
@@ -49,6 +49,8 @@ def trade_terms(
     if quantity is not None:
         notional = notional_for_quantity(quantity=quantity, rounding=ROUND_CEILING if buying else ROUND_FLOOR, **scales)
     else:
+        if usd_amount is None:
+            raise InvalidOrderError("Give exactly one of quantity or usd_amount.")
         notional = usd_amount
         quantity = quantity_for_notional(
             notional=usd_amount, rounding=ROUND_FLOOR if buying else ROUND_CEILING, **scales

@@ -32,7 +32,7 @@ class ScopedIdField(serializers.Field):
 
     default_error_messages = {"invalid": "A positive integer id is expected."}
 
-    def __init__(self, *, queryset_for: Callable[[CallerLike], QuerySet], not_found: str = "Not found.", **kwargs):
+    def __init__(self, *, queryset_for: Callable[[Any], QuerySet], not_found: str = "Not found.", **kwargs):
         self.queryset_for = queryset_for
         self.not_found = not_found
         super().__init__(**kwargs)

@@ -22,7 +22,7 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     code = serializers.CharField(help_text="A stable slug to switch on, e.g. insufficient_funds.")
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # the field, not Serializer.errors
         required=False, child=serializers.JSONField(), help_text="Field name → messages (validation errors)."
     )
 

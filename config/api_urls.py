@@ -11,6 +11,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import APIRootView, DefaultRouter
 
+from core.api.problems import problem_detail, problem_list
+
 API_URL_MODULES = ["accounts.api.urls", "ledger.api.urls", "operations.api.urls", "broker.api.urls"]
 
 
@@ -35,6 +37,8 @@ for module_name in API_URL_MODULES:
 
 urlpatterns = [
     path("", root.get_api_root_view(), name="api-root"),
+    path("problems/", problem_list, name="problem-list"),
+    path("problems/<slug:code>", problem_detail, name="problem-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     *[path("", include(module_name)) for module_name in API_URL_MODULES],

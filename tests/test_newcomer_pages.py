@@ -1,0 +1,42 @@
+"""What a newcomer reaches first: `/`, and the page behind every error's `type`."""
+
+import pytest
+
+from core.api.problems import problem_catalogue
+from core.errors import DomainError
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_root_is_a_landing_page_with_the_links_a_newcomer_needs(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    for link in ("/api/v1/", "/api/v1/docs/", "/api/v1/schema/", "/api/v1/problems/", "/admin/"):
+        assert f'href="{link}"' in response.content.decode()
+
+
+def test_an_error_type_points_at_a_page_on_this_host_that_describes_the_code(api, tenant, client):
+    # given: an error response
+    problem = api.post("/api/v1/transfers/", {"from_account": tenant.usd.pk, "to_account": tenant.peer_usd.pk,
+                                              "amount": "1000000"}, format="json", **tenant.auth).json()
+    assert problem["code"] == "insufficient_funds"
+    # when the type is followed
+    page = client.get(problem["type"])
+    # then it describes that code
+    assert problem["type"] == "/api/v1/problems/insufficient_funds"
+    assert page.status_code == 200
+    assert "insufficient_funds" in page.content.decode() and "422" in page.content.decode()
+
+
+def test_every_domain_error_code_has_a_page_and_unknown_codes_do_not(client):
+    def every(cls):
+        for subclass in cls.__subclasses__():
+            yield subclass
+            yield from every(subclass)
+
+    codes = set(problem_catalogue())
+    assert {error.code for error in every(DomainError)} <= codes
+    assert {"validation_error", "not_authenticated", "throttled", "idempotency_key_reused"} <= codes
+    listing = client.get("/api/v1/problems/").content.decode()
+    assert all(f'id="{code}"' in listing for code in codes)
+    assert client.get("/api/v1/problems/no_such_code").status_code == 404

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from broker.selectors import settlement_value
 from ledger.models import JournalEntry, Posting
+from ledger.money import amount_render
 from ledger.services import Leg
 from operations.models import ComplianceRule, ReviewItem
 
@@ -72,7 +73,8 @@ def _evaluate(
     since = now - timedelta(minutes=rule.window_minutes)
     if rule.kind == ComplianceRule.Kind.LARGE_MOVEMENT:
         if _is_large(rule=rule, currency_code=leg.account.currency_id, amount=abs(leg.amount)):
-            return f"{entry.kind} of {abs(leg.amount)} {leg.account.currency_id} minor units exceeds the threshold"
+            moved = amount_render(abs(leg.amount), currency=leg.account.currency)
+            return f"{entry.kind} of {moved} exceeds the threshold"
         return None
     if rule.kind == ComplianceRule.Kind.VELOCITY:
         movements = movement_counts.get(user_id, 0)

@@ -19,6 +19,7 @@ from audit.services import audit_record
 from broker.selectors import settlement_value
 from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from ledger.models import Account, JournalEntry
+from ledger.money import amount_render
 from ledger.services import (
     hold_create,
     hold_release,
@@ -112,7 +113,7 @@ def withdrawal_request(
         )
         ReviewItem.objects.create(
             client_id=account.client_id, user_id=account.user_id, withdrawal=pending,
-            detail=f"withdrawal of {amount} {account.currency_id} minor units held for approval",
+            detail=f"withdrawal of {amount_render(amount, currency=account.currency)} held for approval",
         )
     return pending
 

@@ -4,6 +4,8 @@ import pytest
 
 from core.api.problems import problem_catalogue
 from core.errors import DomainError
+from ledger.errors import InsufficientFundsError
+from ledger.services import hold_create
 
 pytestmark = pytest.mark.django_db
 
@@ -40,3 +42,12 @@ def test_every_domain_error_code_has_a_page_and_unknown_codes_do_not(client):
     listing = client.get("/api/v1/problems/").content.decode()
     assert all(f'id="{code}"' in listing for code in codes)
     assert client.get("/api/v1/problems/no_such_code").status_code == 404
+
+
+def test_error_messages_show_amounts_as_the_api_does_with_the_currency(api, tenant):
+    # given: a user with 99.00 USD available; when far more is held
+    with pytest.raises(InsufficientFundsError) as refused:
+        hold_create(account=tenant.usd, amount=10_050_000, reason="test")
+    # then the message says 100500.00 USD, not 10050000
+    assert "100500.00 USD" in refused.value.detail
+    assert "10050000" not in refused.value.detail

@@ -40,7 +40,7 @@ from broker.services.scheduling import order_execution_schedule
 from broker.services.trades import TradeTerms, trade_legs, trade_terms
 from core.errors import DomainError
 from ledger.models import Account, Currency, Hold, JournalEntry
-from ledger.money import is_minor_units
+from ledger.money import amount_render, is_minor_units
 from ledger.selectors import settlement_currency
 from ledger.services import (
     account_check_can_move,
@@ -393,7 +393,11 @@ def _order_fill(*, order: Order, price_e8: int, now: datetime) -> Order:
         terms = _fill_terms(order=order, price_e8=price_e8)
         needed = terms.total if order.side == Side.BUY else terms.quantity
         if needed > hold.amount:
-            raise PriceMovedError(f"The fill needs {needed} but the order holds {hold.amount}.")
+            held_in = settlement_currency() if order.side == Side.BUY else order.currency
+            raise PriceMovedError(
+                f"The fill needs {amount_render(needed, currency=held_in)} but the order holds "
+                f"{amount_render(hold.amount, currency=held_in)}."
+            )
         user_accounts = Account.objects.select_related("user").filter(user_id=order.user_id)
         user_usd = user_accounts.get(currency_id=settings.SETTLEMENT_CURRENCY)
         user_currency = user_accounts.get(currency_id=order.currency_id)

@@ -16,7 +16,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 # Served by core.api.problems (a URI reference relative to this host, as RFC 9457 allows).
 PROBLEM_TYPE_BASE = "/api/v1/problems/"
 
-DRF_CODES = {
+DRF_CODES: dict[type[exceptions.APIException], str] = {
     exceptions.ParseError: "malformed_request",
     exceptions.ValidationError: "validation_error",
     exceptions.NotAuthenticated: "not_authenticated",

@@ -63,8 +63,8 @@ def problem_detail(request: HttpRequest, code: str) -> HttpResponse:
     return TemplateResponse(request, "problems.html", {"problems": [problem], "single": True})
 
 
-def _subclasses(cls: type) -> list[type[DomainError]]:
-    found = []
+def _subclasses(cls: type[DomainError]) -> list[type[DomainError]]:
+    found: list[type[DomainError]] = []
     for subclass in cls.__subclasses__():
         found.append(subclass)
         found.extend(_subclasses(subclass))

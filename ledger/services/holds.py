@@ -10,7 +10,7 @@ from django.db.models.lookups import GreaterThanOrEqual
 
 from ledger.errors import InactiveAccountError, InsufficientFundsError
 from ledger.models import Account, Hold
-from ledger.money import minor_units_check
+from ledger.money import amount_render, minor_units_check
 from ledger.services.posting import _hold_close
 
 
@@ -30,7 +30,9 @@ def hold_create(*, account: Account, amount: int, reason: str = "") -> Hold:
         if rows.update(held=F("held") + amount) != 1:
             if not Account.objects.filter(pk=account.pk, is_active=True).exists():
                 raise InactiveAccountError(f"Account {account.pk} is inactive.")
-            raise InsufficientFundsError(f"Account {account.pk} does not have {amount} available to hold.")
+            raise InsufficientFundsError(
+                f"Account {account.pk} does not have {amount_render(amount, currency=account.currency)} available."
+            )
         return Hold.objects.create(account=account, amount=amount, reason=reason)
 
 

@@ -51,3 +51,23 @@ def test_error_messages_show_amounts_as_the_api_does_with_the_currency(api, tena
     # then the message says 100500.00 USD, not 10050000
     assert "100500.00 USD" in refused.value.detail
     assert "10050000" not in refused.value.detail
+
+
+def test_no_request_schema_is_described_by_an_internal_helpers_docstring(client):
+    schema = client.get("/api/v1/schema/?format=json").json()
+    internal = ("AmountField", "currency_from", "minor units once")
+    leaking = {
+        name: component["description"]
+        for name, component in schema["components"]["schemas"].items()
+        if any(word in component.get("description", "") for word in internal)
+    }
+    assert leaking == {}
+    assert schema["components"]["schemas"]["OrderCreateRequest"]["description"].startswith("An order:")
+    assert schema["components"]["schemas"]["ConversionCreateRequest"]["description"].startswith("Convert `amount`")
+
+
+def test_the_browsable_api_renders_code_spans_not_literal_backticks(client):
+    page = client.get("/api/v1/", HTTP_ACCEPT="text/html").content.decode()
+    description = page.split("<p>The endpoints of this API.", 1)[1].split("</p>", 1)[0]
+    assert "<code>Authorization: Api-Key &lt;key&gt;</code>" in description
+    assert "`" not in description

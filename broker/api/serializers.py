@@ -130,7 +130,7 @@ class _SizedTradeSerializer(AmountsMixin, serializers.Serializer):
 
 
 class QuoteCreateSerializer(_SizedTradeSerializer):
-    """Exactly one of quantity / usd_amount."""
+    """A firm price for one trade, sized by exactly one of `quantity` or `usd_amount`."""
 
 
 class QuoteSerializer(serializers.ModelSerializer):
@@ -158,6 +158,9 @@ class QuoteSerializer(serializers.ModelSerializer):
 
 
 class OrderCreateSerializer(_SizedTradeSerializer):
+    """An order: `market` (sized by `quantity` or `usd_amount`, or filled at a `quote`), `limit`
+    (with `limit_price`) or `stop` (with `stop_price`), both sized by `quantity`."""
+
     type = serializers.ChoiceField(choices=Order.Type.choices, default=Order.Type.MARKET)
     limit_price = PriceField(required=False)
     stop_price = PriceField(required=False)
@@ -206,6 +209,8 @@ class OrderSerializer(serializers.ModelSerializer):
 
 
 class ConversionCreateSerializer(AmountsMixin, serializers.Serializer):
+    """Convert `amount` of `from_currency` into `to_currency` at the current rates."""
+
     user = ScopedIdField(queryset_for=_users, not_found="User not found.")
     from_currency = CurrencyCodeField()
     to_currency = CurrencyCodeField()

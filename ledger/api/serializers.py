@@ -82,6 +82,8 @@ class MovementSerializer(AmountsMixin, serializers.Serializer):
 
 
 class TransferCreateSerializer(AmountsMixin, serializers.Serializer):
+    """Move `amount` from one user account to another of the same client and currency."""
+
     from_account = ScopedIdField(queryset_for=_own_accounts, not_found="Account not found.")
     to_account = ScopedIdField(
         queryset_for=lambda caller: account_destination_list(caller=caller), not_found="Account not found."

@@ -10,8 +10,8 @@ from accounts.services import user_deactivate
 from core.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from ledger.models import JournalEntry
 from ledger.selectors import access_transfer_to_reverse
-from tests.api_fixtures import ledger_snapshot
 from tests.factories import PlatformStaffFactory
+from tests.fixtures import ledger_snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -23,6 +23,7 @@ from accounts.services import (
     user_freeze,
     user_unfreeze,
 )
+from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from ledger.models import Account, CurrencyAuthorization
 from ledger.money import from_minor_units
@@ -85,7 +86,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(PendingWithdrawal)
-class PendingWithdrawalAdmin(admin.ModelAdmin):
+class PendingWithdrawalAdmin(ReadOnlyAdmin):
     """Withdrawals held for review. Decided only through the audited actions, each exactly once;
     the permission to decide is granted to the Compliance role alone."""
 
@@ -127,15 +128,6 @@ class PendingWithdrawalAdmin(admin.ModelAdmin):
 
     def has_decide_permission(self, request) -> bool:
         return request.user.has_perm("operations.decide_pendingwithdrawal")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ReviewItemInline(admin.TabularInline):

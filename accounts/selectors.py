@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 
 from accounts.callers import Caller, scope_to_caller
 from accounts.models import Client, User
+from core.api.fields import MAX_ID
 from core.errors import InvalidInputError, NotFoundError
 
 
@@ -19,7 +20,7 @@ def user_list(*, caller: Caller) -> QuerySet[User]:
 def access_user_for_token(*, caller: Caller, user_id: int) -> User:
     """The end user `user_id` the caller may mint a token for: one of its client's users
     (NotFoundError otherwise) that is still active (a deactivated user gets no token: 400)."""
-    user = user_list(caller=caller).filter(pk=user_id).first()
+    user = user_list(caller=caller).filter(pk=user_id).first() if 0 < user_id <= MAX_ID else None
     if user is None:
         raise NotFoundError("User not found.")
     if not user.is_active:

@@ -28,6 +28,7 @@ BPS_DENOMINATOR = 10_000
 __all__ = [
     "ROUND_CEILING",
     "ROUND_FLOOR",
+    "cross_rate_render",
     "divide",
     "fee_for_notional",
     "notional_for_quantity",
@@ -81,6 +82,17 @@ def price_with_slippage(*, price_e8: int, slippage_bps: int, upward: bool) -> in
     if upward:
         return divide(price_e8 * (BPS_DENOMINATOR + slippage_bps), BPS_DENOMINATOR, rounding=ROUND_CEILING)
     return divide(price_e8 * (BPS_DENOMINATOR - slippage_bps), BPS_DENOMINATOR, rounding=ROUND_FLOOR)
+
+
+def cross_rate_render(*, from_price_e8: int, to_price_e8: int) -> str:
+    """Units of the target per unit of the source, for display: 18 significant digits, rounded down.
+
+    Both prices are price_e8, so their scales cancel. A conversion's booked amount is computed
+    directly from the prices, never from this rounded figure.
+    """
+    context = Context(prec=18, rounding=ROUND_FLOOR)
+    rate = context.divide(Decimal(from_price_e8), Decimal(to_price_e8))
+    return format(rate.normalize(context), "f") if rate else "0"
 
 
 def price_parse(value: str | int | Decimal) -> int:

@@ -11,9 +11,8 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 from accounts.selectors import user_list
 from broker.errors import InvalidPriceError
 from broker.models import Conversion, Order, Quote, Rate, RateHistory, Side
-from broker.pricing import price_parse, price_render
+from broker.pricing import cross_rate_render, price_parse, price_render
 from broker.selectors import quote_list
-from broker.services.conversions import conversion_rate
 from core.api.fields import ScopedIdField
 from ledger.api.fields import AmountField, AmountsMixin
 from ledger.api.serializers import CurrencyCodeField
@@ -238,7 +237,7 @@ class ConversionSerializer(serializers.ModelSerializer):
         ]
 
     def get_rate(self, conversion) -> str:
-        return conversion_rate(conversion=conversion)
+        return cross_rate_render(from_price_e8=conversion.from_price_e8, to_price_e8=conversion.to_price_e8)
 
 
 # ---- positions ----------------------------------------------------------------------------

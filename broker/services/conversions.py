@@ -5,15 +5,12 @@ inventory accounts (user → inventory in the source currency, inventory → use
 plus the fee in USD from the user to fee revenue. All of it is written, or none of it.
 """
 
-from decimal import ROUND_FLOOR, Context, Decimal
-
 from django.db import transaction
 
 from accounts.models import User
 from broker.errors import QuantityTooSmallError, SameCurrencyError
 from broker.models import Conversion
-from broker.pricing import ROUND_FLOOR as PRICE_ROUND_FLOOR
-from broker.pricing import divide, fee_for_notional, notional_for_quantity
+from broker.pricing import ROUND_FLOOR, divide, fee_for_notional, notional_for_quantity
 from broker.selectors import settlement_price_get
 from broker.services.currencies import currency_check_offered_and_authorized
 from ledger.models import Account, Currency, JournalEntry
@@ -52,12 +49,12 @@ def conversion_create(*, user: User, from_currency: Currency, to_currency: Curre
     to_price_e8 = settlement_price_get(currency_code=to_currency.code)
     usd_value = notional_for_quantity(
         quantity=amount, quantity_scale=from_currency.scale, price_e8=from_price_e8, settlement_scale=usd.scale,
-        rounding=PRICE_ROUND_FLOOR,
+        rounding=ROUND_FLOOR,
     )
     to_amount = divide(
         amount * from_price_e8 * 10**to_currency.scale,
         to_price_e8 * 10**from_currency.scale,
-        rounding=PRICE_ROUND_FLOOR,
+        rounding=ROUND_FLOOR,
     )
     fee_bps = user.client.fee_bps
     fee = fee_for_notional(notional=usd_value, fee_bps=fee_bps)
@@ -105,17 +102,6 @@ def conversion_create(*, user: User, from_currency: Currency, to_currency: Curre
             fee=fee,
             entry=entry,
         )
-
-
-def conversion_rate(*, conversion: Conversion) -> str:
-    """Units of the target per unit of the source, for display: 18 significant digits, rounded down.
-
-    Both prices are price_e8, so their scales cancel. The booked to_amount is computed directly
-    from the prices, never from this rounded figure.
-    """
-    context = Context(prec=18, rounding=ROUND_FLOOR)
-    rate = context.divide(Decimal(conversion.from_price_e8), Decimal(conversion.to_price_e8))
-    return format(rate.normalize(context), "f") if rate else "0"
 
 
 def _merge_legs(legs: list[Leg]) -> list[Leg]:

@@ -10,6 +10,9 @@ from typing import Protocol, runtime_checkable
 @runtime_checkable
 class CallerLike(Protocol):
     @property
+    def kind(self) -> str: ...
+
+    @property
     def client_id(self) -> int | None: ...
 
     @property

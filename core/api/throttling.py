@@ -1,6 +1,8 @@
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from core.api.caller import CallerLike
+
 
 class CallerRateThrottle(SimpleRateThrottle):
     """One bucket per API key, per end-user token subject, or per person (JWT/session).
@@ -15,7 +17,7 @@ class CallerRateThrottle(SimpleRateThrottle):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def get_cache_key(self, request, view):
-        caller = request.auth  # an accounts.callers.Caller, or None for anonymous requests
-        if caller is None:
+        caller = request.auth
+        if not isinstance(caller, CallerLike):  # anonymous
             return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
         return self.cache_format % {"scope": self.scope, "ident": caller.throttle_key}

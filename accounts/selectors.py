@@ -32,7 +32,9 @@ def access_client_for_new_user(*, caller: Caller, named: Client | None) -> Clien
     """The client a new user joins: the caller's own (a client named in the body is ignored), or
     for platform staff the active client they name, which they must."""
     if not caller.is_platform_staff:
-        own = Client.objects.filter(pk=caller.client_id, is_active=True).first()
+        own = None
+        if caller.client_id is not None:
+            own = Client.objects.filter(pk=caller.client_id, is_active=True).first()
         if own is None:  # a deactivated client adds no users
             raise NotFoundError("Client not found.")
         return own

@@ -5,7 +5,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.callers import Caller, CallerKind
-from accounts.selectors import access_user_for_token
+from accounts.models import Client
+from accounts.selectors import access_client_for_new_user, access_user_for_token
 from accounts.services import user_deactivate
 from core.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from ledger.models import JournalEntry
@@ -76,3 +77,10 @@ def test_no_token_for_a_deactivated_user(api, tenant):
     response = api.post(f"/api/v1/users/{tenant.peer.pk}/tokens/", {}, format="json", **tenant.auth)
     assert response.status_code == 400
     assert response.json()["errors"] == {"user": ["This user is deactivated."]}
+
+
+def test_a_deactivated_client_adds_no_users(tenant):
+    Client.objects.filter(pk=tenant.client.pk).update(is_active=False)
+    caller = Caller(kind=CallerKind.CLIENT_STAFF, client_id=tenant.client.pk)
+    with pytest.raises(NotFoundError):
+        access_client_for_new_user(caller=caller, named=None)

@@ -20,11 +20,13 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 ## run: migrate, load demo data, serve on http://$(HOST):$(PORT) with the order worker alongside (SQLite by default)
+# Ctrl-C (or SIGTERM) stops the server; the worker, started here, is stopped by its pid on the way out.
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	trap 'kill 0' EXIT INT TERM; \
-	$(BIN)/python manage.py db_worker & \
+	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
+	@$(BIN)/python manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	trap 'exit 0' INT TERM; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## test: the whole suite; SQLite by default, PostgreSQL with DATABASE_URL=postgres://...
@@ -47,8 +49,10 @@ serve: $(VENV)/.installed
 worker: $(VENV)/.installed
 	$(BIN)/python manage.py db_worker
 
+## lint: ruff, then mypy with the Django and DRF stubs (configured in pyproject.toml)
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy .
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles .pytest_cache .hypothesis

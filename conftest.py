@@ -1,7 +1,7 @@
 import pytest
 from django.db import connection
 
-pytest_plugins = ["tests.api_fixtures"]
+pytest_plugins = ["tests.fixtures"]
 
 
 @pytest.fixture

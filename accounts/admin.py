@@ -1,8 +1,9 @@
 """Clients, users and API keys in admin: lists, search, filters and audited edits.
 
-These are the accounts app's own views of its models. The back-office actions that reach across
-apps (issuing keys with an audit event, freezing, the ledger and order inlines) are added by
-`operations.admin`, which re-registers these classes extended, so accounts imports nothing above it.
+These are the accounts app's own views of its models, unregistered: the back office
+(`operations.admin`) registers each page once, extended with what reaches across apps (issuing
+keys, freezing, the ledger and order inlines), so accounts imports nothing above it and every
+admin page has one owner.
 """
 
 from django import forms
@@ -11,7 +12,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 
-from accounts.models import ApiKey, Client, User
+from accounts.models import ApiKey, Client
 from accounts.services import client_deactivate, client_reactivate
 from audit.admin import AuditedModelAdmin
 
@@ -32,7 +33,6 @@ class ClientStatusForm(forms.Form):
     reason = forms.CharField(max_length=500, help_text="Recorded in the audit log.")
 
 
-@admin.register(Client)
 class ClientAdmin(AuditedModelAdmin):
     list_display = ("name", "slug", "is_active", "fee_bps", "user_count", "active_key_count", "created_at")
     list_filter = ("is_active",)
@@ -86,17 +86,16 @@ class ClientAdmin(AuditedModelAdmin):
 
     @admin.display(description="users", ordering="user_total")
     def user_count(self, client: Client) -> int:
-        return client.user_total
+        return client.user_total  # type: ignore[attr-defined]  # annotated by get_queryset
 
     @admin.display(description="active keys", ordering="active_key_total")
     def active_key_count(self, client: Client) -> int:
-        return client.active_key_total
+        return client.active_key_total  # type: ignore[attr-defined]  # annotated by get_queryset
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # tenants are deactivated, never deleted
 
 
-@admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ("prefix", "client", "name", "is_revoked", "created_at", "last_used_at", "expires_at")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), "client")
@@ -117,7 +116,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(User)
 class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
     list_display = ("username", "kind", "client", "external_id", "email", "is_active", "is_frozen", "is_staff",
                     "created_at")

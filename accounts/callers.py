@@ -22,6 +22,8 @@ class CallerKind(StrEnum):
 
 @dataclass(frozen=True)
 class Caller:
+    """Satisfies core.api.caller.CallerLike, which is all the shared API machinery reads."""
+
     kind: CallerKind
     client_id: int | None
     user: User | None = None
@@ -34,6 +36,13 @@ class Caller:
     @property
     def is_end_user(self) -> bool:
         return self.kind == CallerKind.END_USER
+
+    @property
+    def end_user_id(self) -> int:
+        """The end user's id, for an end-user caller (selectors narrow to their own rows)."""
+        if self.user is None or not self.is_end_user:
+            raise ValueError("Only an end-user caller has an end user.")
+        return self.user.pk
 
     @property
     def idempotency_scope(self) -> str:

@@ -47,7 +47,7 @@ class User(AbstractUser):
         CLIENT_STAFF = "client_staff", "Client staff"
         END_USER = "end_user", "End user"
 
-    objects = PlatformUserManager()
+    objects = PlatformUserManager()  # type: ignore[misc]  # django-stubs types the base manager as a ClassVar
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.END_USER)
     client = models.ForeignKey(

@@ -3,7 +3,9 @@
 from django.db.models import QuerySet
 
 from accounts.callers import Caller, scope_to_caller
-from accounts.models import User
+from accounts.models import Client, User
+from core.api.fields import MAX_ID
+from core.errors import InvalidInputError, NotFoundError
 
 
 def user_list(*, caller: Caller) -> QuerySet[User]:
@@ -11,5 +13,34 @@ def user_list(*, caller: Caller) -> QuerySet[User]:
     an end user sees only itself. Deactivated users stay visible: their history is kept."""
     users = scope_to_caller(User.objects.filter(kind=User.Kind.END_USER), caller)
     if caller.is_end_user:
-        users = users.filter(pk=caller.user.pk)
+        users = users.filter(pk=caller.end_user_id)
     return users
+
+
+def access_user_for_token(*, caller: Caller, user_id: int) -> User:
+    """The end user `user_id` the caller may mint a token for: one of its client's users
+    (NotFoundError otherwise) that is still active (a deactivated user gets no token: 400)."""
+    user = user_list(caller=caller).filter(pk=user_id).first() if 0 < user_id <= MAX_ID else None
+    if user is None:
+        raise NotFoundError("User not found.")
+    if not user.is_active:
+        raise InvalidInputError("This user is deactivated.", errors={"user": ["This user is deactivated."]})
+    return user
+
+
+def access_client_for_new_user(*, caller: Caller, named: Client | None) -> Client:
+    """The client a new user joins: the caller's own (a client named in the body is ignored), or
+    for platform staff the active client they name, which they must."""
+    if not caller.is_platform_staff:
+        own = None
+        if caller.client_id is not None:
+            own = Client.objects.filter(pk=caller.client_id, is_active=True).first()
+        if own is None:  # a deactivated client adds no users
+            raise NotFoundError("Client not found.")
+        return own
+    if named is None:
+        raise InvalidInputError(
+            "Platform staff must name the client of the new user.",
+            errors={"client": ["Platform staff must name the client of the new user."]},
+        )
+    return named

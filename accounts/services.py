@@ -23,7 +23,7 @@ from core.errors import InvalidInputError
 def client_create(*, name: str, slug: str = "", fee_bps: int | None = None, actor: User | None = None) -> Client:
     """Create a tenant. The slug defaults to the slugified name; a taken slug →
     ClientAlreadyExistsError, nothing written."""
-    fields = {"name": name, "slug": slug or slugify(name)[:100]}
+    fields: dict[str, str | int] = {"name": name, "slug": slug or slugify(name)[:100]}
     if fee_bps is not None:
         fields["fee_bps"] = fee_bps
     with transaction.atomic():

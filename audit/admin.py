@@ -8,10 +8,13 @@ from django.db import models
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Append-only: nobody adds, changes or deletes audit events through admin."""
+
     list_display = ("created_at", "action", "actor_repr", "client", "object_type", "object_id", "object_repr",
                     "request_id")
     list_filter = ("action", "object_type", "client")
@@ -19,16 +22,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("client",)
     readonly_fields = [field.name for field in AuditEvent._meta.fields]
-
-    # Append-only: nobody adds, changes or deletes audit events through admin.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
@@ -68,7 +61,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
 
 def _is_many_to_many(obj: models.Model, name: str) -> bool:
     try:
-        return obj._meta.get_field(name).many_to_many
+        return bool(obj._meta.get_field(name).many_to_many)
     except FieldDoesNotExist:  # a form-only field
         return False
 

@@ -7,22 +7,14 @@ in the same transaction. Quotes, orders and conversions are otherwise read-only.
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 
-from audit.services import audit_record
 from broker.models import Conversion, OfferedCurrency, Order, Quote, Rate, RateHistory
+from broker.pricing import price_parse, price_render
 from broker.services import offered_currency_add, offered_currency_remove, order_cancel, rate_update
-from broker.services.pricing import price_parse, price_render
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
-from ledger.money import from_minor_units
-
-# USD, the settlement currency, keeps 2 decimal places (ledger migration 0002).
-USD_SCALE = 2
-
-
-def _money(amount: int | None, currency) -> str:
-    return "" if amount is None else from_minor_units(amount, scale=currency.scale)
+from ledger.money import amount_render, from_minor_units
+from ledger.selectors import settlement_currency
 
 
 class OfferedCurrencyInline(admin.TabularInline):
@@ -43,18 +35,13 @@ class OfferedCurrencyAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("client", "currency")
 
+    # Both go through the services, which write the audit event with the change.
     def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            offered = offered_currency_add(client=obj.client, currency=obj.currency)
-            obj.pk = offered.pk
-            audit_record(actor=request.user, action="broker.offered_currency_add", obj=offered,
-                         client=obj.client, after={"currency": obj.currency_id})
+        offered = offered_currency_add(actor=request.user, client=obj.client, currency=obj.currency)
+        obj.pk = offered.pk
 
     def delete_model(self, request, obj):
-        with transaction.atomic():
-            audit_record(actor=request.user, action="broker.offered_currency_remove", obj=obj,
-                         client=obj.client_id, before={"currency": obj.currency_id})
-            offered_currency_remove(client=obj.client, currency=obj.currency)
+        offered_currency_remove(actor=request.user, client=obj.client, currency=obj.currency)
 
 
 class RateForm(forms.ModelForm):
@@ -101,7 +88,7 @@ class RateAdmin(admin.ModelAdmin):
     change_form_template = "admin/broker/rate/change_form.html"
 
     @admin.display(description="price (USD)", ordering="price_e8")
-    def price_display(self, rate: Rate) -> str:
+    def price_display(self, rate: Rate) -> str | None:
         return price_render(rate.price_e8)
 
     def save_model(self, request, obj, form, change):
@@ -125,7 +112,7 @@ class RateHistoryAdmin(ReadOnlyAdmin):
     list_select_related = ("currency", "changed_by")
 
     @admin.display(description="price (USD)", ordering="price_e8")
-    def price_display(self, history: RateHistory) -> str:
+    def price_display(self, history: RateHistory) -> str | None:
         return price_render(history.price_e8)
 
 
@@ -140,17 +127,18 @@ class QuoteAdmin(ReadOnlyAdmin):
 
     @admin.display(description="quantity")
     def quantity_display(self, quote: Quote) -> str:
-        return _money(quote.quantity, quote.currency)
+        return amount_render(quote.quantity, currency=quote.currency, with_code=False)
 
     @admin.display(description="total (USD)")
     def usd_total(self, quote: Quote) -> str:
-        return from_minor_units(quote.total, scale=USD_SCALE)
+        return from_minor_units(quote.total, scale=settlement_currency().scale)
 
 
 class OrderAdminMixin:
     @admin.display(description="quantity")
     def quantity_display(self, order: Order) -> str:
-        return _money(order.quantity if order.quantity is not None else order.fill_quantity, order.currency)
+        quantity = order.quantity if order.quantity is not None else order.fill_quantity
+        return amount_render(quantity, currency=order.currency, with_code=False)
 
     @admin.display(description="limit / stop")
     def price_display(self, order: Order) -> str:
@@ -171,11 +159,7 @@ class OrderAdmin(OrderAdminMixin, ReadOnlyAdmin):
     def cancel_orders(self, request, queryset):
         for order in queryset.order_by("pk"):
             try:
-                with transaction.atomic():
-                    before = order.status
-                    cancelled = order_cancel(order=order)
-                    audit_record(actor=request.user, action="broker.order_cancel", obj=cancelled,
-                                 before={"status": before}, after={"status": cancelled.status})
+                order_cancel(actor=request.user, order=order)
             except DomainError as error:
                 self.message_user(request, f"Order {order.pk}: {error.detail} ({error.code})", messages.WARNING)
             else:
@@ -215,16 +199,16 @@ class ConversionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="from")
     def from_display(self, conversion: Conversion) -> str:
-        return f"{_money(conversion.from_amount, conversion.from_currency)} {conversion.from_currency_id}"
+        return amount_render(conversion.from_amount, currency=conversion.from_currency)
 
     @admin.display(description="to")
     def to_display(self, conversion: Conversion) -> str:
-        return f"{_money(conversion.to_amount, conversion.to_currency)} {conversion.to_currency_id}"
+        return amount_render(conversion.to_amount, currency=conversion.to_currency)
 
     @admin.display(description="USD value")
     def usd_value_display(self, conversion: Conversion) -> str:
-        return from_minor_units(conversion.usd_value, scale=USD_SCALE)
+        return from_minor_units(conversion.usd_value, scale=settlement_currency().scale)
 
     @admin.display(description="fee (USD)")
     def fee_display(self, conversion: Conversion) -> str:
-        return from_minor_units(conversion.fee, scale=USD_SCALE)
+        return from_minor_units(conversion.fee, scale=settlement_currency().scale)

@@ -1,5 +1,13 @@
-"""Brokerage reads. Tenant-facing selectors take the caller and scope with `scope_to_caller`."""
+"""Brokerage reads. Tenant-facing selectors take the caller and scope with `scope_to_caller`.
 
+Prices in the settlement currency are read here and nowhere else: `settlement_prices` /
+`settlement_price_find` / `settlement_price_get` for the price of a currency, `settlement_value`
+for what an amount of it is worth. Vocabulary as in broker/pricing.py: a *price* (`price_e8`) is
+settlement units per whole unit × 10**8, a *notional* or *value* is in settlement minor units;
+the settlement currency itself is `ledger.selectors.settlement_currency()`.
+"""
+
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -8,9 +16,57 @@ from django.db.models import Q, QuerySet
 
 from accounts.callers import Caller, scope_to_caller
 from accounts.models import User
+from broker.errors import RateUnavailableError
 from broker.models import PRICE_SCALE, Conversion, OfferedCurrency, Order, Quote, Rate, RateHistory, Side
-from broker.services.pricing import ROUND_FLOOR, notional_for_quantity
+from broker.pricing import ROUND_FLOOR, notional_for_quantity
 from ledger.models import Account, Currency, CurrencyAuthorization
+from ledger.selectors import settlement_currency
+
+
+def settlement_prices(*, currency_codes: Iterable[str]) -> dict[str, int]:
+    """The current price_e8 of each currency that has one (the settlement currency is 10**8)."""
+    codes = set(currency_codes)
+    prices = dict(
+        Rate.objects.filter(currency_id__in=codes, quote_currency_id=settings.SETTLEMENT_CURRENCY).values_list(
+            "currency_id", "price_e8"
+        )
+    )
+    if settings.SETTLEMENT_CURRENCY in codes:
+        prices[settings.SETTLEMENT_CURRENCY] = 10**PRICE_SCALE
+    return prices
+
+
+def settlement_price_find(*, currency_code: str) -> int | None:
+    """The current price_e8 of `currency_code`, or None when no rate is known."""
+    return settlement_prices(currency_codes=[currency_code]).get(currency_code)
+
+
+def settlement_price_get(*, currency_code: str) -> int:
+    """The current price_e8 of `currency_code`. Raises RateUnavailableError without a rate."""
+    price_e8 = settlement_price_find(currency_code=currency_code)
+    if price_e8 is None:
+        raise RateUnavailableError(f"There is no rate for {currency_code}.")
+    return price_e8
+
+
+def settlement_value(*, currency_code: str, amount: int) -> int | None:
+    """`amount` (minor units of `currency_code`) in settlement minor units at the current price,
+    rounded down: a threshold is crossed, or a holding is worth, only the value actually there.
+    None when no rate is known."""
+    if currency_code == settings.SETTLEMENT_CURRENCY:
+        return amount
+    row = (
+        Rate.objects.filter(currency_id=currency_code, quote_currency_id=settings.SETTLEMENT_CURRENCY)
+        .values_list("price_e8", "currency__scale")
+        .first()
+    )
+    if row is None:
+        return None
+    price_e8, scale = row
+    return notional_for_quantity(
+        quantity=amount, quantity_scale=scale, price_e8=price_e8, settlement_scale=settlement_currency().scale,
+        rounding=ROUND_FLOOR,
+    )
 
 
 def currency_is_offered(*, client_id: int, currency_code: str) -> bool:
@@ -33,20 +89,17 @@ def user_currency_list(*, user: User) -> QuerySet[Currency]:
     return currencies.order_by("code")
 
 
+def currency_list() -> QuerySet[Currency]:
+    """Active currencies with their rate (one query)."""
+    return Currency.objects.filter(is_active=True).select_related("rate").order_by("code")
+
+
 def rate_list() -> QuerySet[Rate]:
     return Rate.objects.filter(currency__is_active=True).order_by("currency_id")
 
 
 def rate_history_list(*, currency_code: str) -> QuerySet[RateHistory]:
     return RateHistory.objects.filter(currency_id=currency_code)
-
-
-def end_user_list(*, caller: Caller) -> QuerySet[User]:
-    """End users the caller may act for: its client's, or only itself for an end-user token."""
-    users = scope_to_caller(User.objects.filter(kind=User.Kind.END_USER), caller)
-    if caller.is_end_user:
-        users = users.filter(pk=caller.user.pk)
-    return users
 
 
 def order_list(*, caller: Caller) -> QuerySet[Order]:
@@ -88,7 +141,7 @@ def position_list(*, user: User) -> list[Position]:
     exact fractions; figures are rounded half-to-even only when turned into minor units (they are
     reports, not money movements). Market value is the quantity at the current rate, rounded down.
     """
-    usd = Currency.objects.get(pk=settings.SETTLEMENT_CURRENCY)
+    usd = settlement_currency()
     events: list[tuple] = []
     for order in Order.objects.filter(user=user, status=Order.Status.FILLED).values_list(
         "filled_at", "pk", "currency_id", "side", "fill_quantity", "fill_usd_amount", "fee"
@@ -111,10 +164,12 @@ def position_list(*, user: User) -> list[Position]:
             removed = min(-quantity, held)
             tracked[code] = (held - removed, total_cost * (held - removed) / held)
 
-    prices = dict(Rate.objects.values_list("currency_id", "price_e8"))
+    accounts = list(
+        Account.objects.filter(user=user).exclude(currency_id=usd.code).select_related("currency").order_by("currency_id")
+    )
+    prices = settlement_prices(currency_codes=[account.currency_id for account in accounts])
     positions = []
-    accounts = Account.objects.filter(user=user).exclude(currency_id=usd.code).select_related("currency")
-    for account in accounts.order_by("currency_id"):
+    for account in accounts:
         currency = account.currency
         # Minor units of USD per minor unit of the currency → USD per whole unit × 10**8.
         units = Fraction(10 ** (currency.scale + PRICE_SCALE), 10**usd.scale)
@@ -124,8 +179,8 @@ def position_list(*, user: User) -> list[Position]:
         market_value = None
         if price_e8 is not None:
             market_value = notional_for_quantity(
-                quantity=account.balance, quantity_scale=currency.scale, price_e8=price_e8, usd_scale=usd.scale,
-                rounding=ROUND_FLOOR,
+                quantity=account.balance, quantity_scale=currency.scale, price_e8=price_e8,
+                settlement_scale=usd.scale, rounding=ROUND_FLOOR,
             )
         cost_basis = None if average is None else round(average * account.balance)
         positions.append(

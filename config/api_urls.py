@@ -1,20 +1,19 @@
 """/api/v1/: every app's API routes, the API root (browsable), JWT auth, schema and docs.
 
 An app exposes `<app>/api/urls.py` with `urlpatterns` and, for the API root listing, a
-`router` (a SimpleRouter whose registry is merged here). The brokerage is included when present.
+`router` (a SimpleRouter whose registry is merged here).
 """
 
 from importlib import import_module
-from importlib.util import find_spec
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import APIRootView, DefaultRouter
 
-API_URL_MODULES = ["accounts.api.urls", "ledger.api.urls", "operations.api.urls"]
-if find_spec("broker.api") is not None and find_spec("broker.api.urls") is not None:
-    API_URL_MODULES.append("broker.api.urls")
+from core.api.problems import problem_detail, problem_list
+
+API_URL_MODULES = ["accounts.api.urls", "ledger.api.urls", "operations.api.urls", "broker.api.urls"]
 
 
 class ApiRootView(APIRootView):
@@ -38,6 +37,8 @@ for module_name in API_URL_MODULES:
 
 urlpatterns = [
     path("", root.get_api_root_view(), name="api-root"),
+    path("problems/", problem_list, name="problem-list"),
+    path("problems/<slug:code>", problem_detail, name="problem-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     *[path("", include(module_name)) for module_name in API_URL_MODULES],

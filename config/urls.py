@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import TemplateView
 
 from operations import views as operations_views
 
 urlpatterns = [
+    path("", TemplateView.as_view(template_name="landing.html"), name="landing"),
     path("", include("operations.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),

@@ -14,6 +14,8 @@ from contextvars import ContextVar
 
 import structlog
 
+from core.api.caller import CallerLike
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 current_request_var: ContextVar[object | None] = ContextVar("current_request", default=None)
 
@@ -61,7 +63,7 @@ def request_context(request=None) -> dict:
         return {}
     context = {"request_id": request.__dict__.get("request_id")} if "request_id" in request.__dict__ else {}
     caller = request.__dict__.get("auth")
-    if caller is not None and hasattr(caller, "kind"):
+    if isinstance(caller, CallerLike):
         return {**context, "caller": str(caller.kind), "client_id": caller.client_id}
     user = request.__dict__.get("user")
     wrapped = getattr(user, "_wrapped", user)

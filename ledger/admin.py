@@ -9,7 +9,6 @@ transfer" (transfer_reverse).
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -17,7 +16,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from audit.services import audit_record
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from ledger.history import trial_balance
@@ -31,12 +29,8 @@ from ledger.models import (
     LedgerVerification,
     Posting,
 )
-from ledger.money import from_minor_units, to_minor_units
+from ledger.money import amount_render, from_minor_units, to_minor_units
 from ledger.services import adjustment_create, transfer_reverse
-
-
-def _money(amount: int, currency: Currency) -> str:
-    return from_minor_units(amount, scale=currency.scale)
 
 
 @admin.register(Currency)
@@ -93,19 +87,20 @@ class AccountAdmin(ReadOnlyAdmin):
 
     @admin.display(description="owner")
     def owner(self, account: Account) -> str:
-        return account.user.external_id or account.user.username if account.user_id else account.get_kind_display()
+        user = account.user
+        return (user.external_id or user.username) if user is not None else account.get_kind_display()
 
     @admin.display(description="balance", ordering="balance")
     def balance_display(self, account: Account) -> str:
-        return _money(account.balance, account.currency)
+        return amount_render(account.balance, currency=account.currency, with_code=False)
 
     @admin.display(description="held", ordering="held")
     def held_display(self, account: Account) -> str:
-        return _money(account.held, account.currency)
+        return amount_render(account.held, currency=account.currency, with_code=False)
 
     @admin.display(description="available")
     def available_display(self, account: Account) -> str:
-        return _money(account.available, account.currency)
+        return amount_render(account.available, currency=account.currency, with_code=False)
 
     @admin.display(description="adjustment")
     def adjust_link(self, account: Account) -> str:
@@ -168,7 +163,7 @@ class AccountAdmin(ReadOnlyAdmin):
                 self.message_user(
                     request,
                     f"Adjustment #{entry.pk} posted: {'+' if signed > 0 else '-'}"
-                    f"{_money(amount, account.currency)} {account.currency_id}.",
+                    f"{amount_render(amount, currency=account.currency)}.",
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:ledger_journalentry_change", args=[entry.pk]))
@@ -176,8 +171,8 @@ class AccountAdmin(ReadOnlyAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "account": account,
-            "balance": _money(account.balance, account.currency),
-            "available": _money(account.available, account.currency),
+            "balance": amount_render(account.balance, currency=account.currency, with_code=False),
+            "available": amount_render(account.available, currency=account.currency, with_code=False),
             "form": form,
             "title": f"Post an adjustment to {account}",
         }
@@ -200,11 +195,11 @@ class PostingInline(admin.TabularInline):
 
     @admin.display(description="amount")
     def amount_display(self, posting: Posting) -> str:
-        return _money(posting.amount, posting.account.currency)
+        return amount_render(posting.amount, currency=posting.account.currency, with_code=False)
 
     @admin.display(description="balance after")
     def balance_after_display(self, posting: Posting) -> str:
-        return _money(posting.balance_after, posting.account.currency)
+        return amount_render(posting.balance_after, currency=posting.account.currency, with_code=False)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -230,22 +225,16 @@ class JournalEntryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="postings", ordering="posting_total")
     def posting_count(self, entry: JournalEntry) -> int:
-        return entry.posting_total
+        return entry.posting_total  # type: ignore[attr-defined]  # annotated by get_queryset
 
     @admin.action(description="Reverse selected transfers", permissions=["reverse_transfer"])
     def reverse_transfers(self, request, queryset):
         for entry in queryset.order_by("pk"):
             try:
-                # The reversal and its audit event commit together or not at all.
-                with transaction.atomic():
-                    reversal = transfer_reverse(
-                        entry=entry, reference=f"reversal by {request.user.get_username()}"[:200],
-                        metadata={"actor_id": request.user.pk},
-                    )
-                    audit_record(
-                        actor=request.user, action="ledger.transfer_reverse", obj=entry, client=entry.client_id,
-                        after={"reversal_entry_id": reversal.pk},
-                    )
+                reversal = transfer_reverse(
+                    actor=request.user, entry=entry, reference=f"reversal by {request.user.get_username()}"[:200],
+                    metadata={"actor_id": request.user.pk},
+                )
             except DomainError as error:
                 self.message_user(request, f"Entry #{entry.pk}: {error.detail} ({error.code})", messages.ERROR)
             else:
@@ -264,11 +253,11 @@ class PostingAdmin(ReadOnlyAdmin):
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, posting: Posting) -> str:
-        return f"{_money(posting.amount, posting.account.currency)} {posting.account.currency_id}"
+        return amount_render(posting.amount, currency=posting.account.currency)
 
     @admin.display(description="balance after")
     def balance_after_display(self, posting: Posting) -> str:
-        return _money(posting.balance_after, posting.account.currency)
+        return amount_render(posting.balance_after, currency=posting.account.currency, with_code=False)
 
 
 @admin.register(BalanceSnapshot)
@@ -281,7 +270,7 @@ class BalanceSnapshotAdmin(ReadOnlyAdmin):
 
     @admin.display(description="closing balance", ordering="balance")
     def balance_display(self, snapshot: BalanceSnapshot) -> str:
-        return f"{_money(snapshot.balance, snapshot.account.currency)} {snapshot.account.currency_id}"
+        return amount_render(snapshot.balance, currency=snapshot.account.currency)
 
 
 @admin.register(Hold)
@@ -294,7 +283,7 @@ class HoldAdmin(ReadOnlyAdmin):
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, hold: Hold) -> str:
-        return f"{_money(hold.amount, hold.account.currency)} {hold.account.currency_id}"
+        return amount_render(hold.amount, currency=hold.account.currency)
 
 
 @admin.register(CurrencyAuthorization)

@@ -11,6 +11,7 @@ digits with an optional fraction, no sign, exponent or surrounding space ("1.", 
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Protocol
 
 from ledger.errors import InvalidAmountError
 
@@ -20,6 +21,22 @@ _AMOUNT = re.compile(AMOUNT_PATTERN)
 # Longer than any amount that fits in 64 bits with 18 places (and its trailing zeros), so a string
 # this long is refused before Decimal sees it.
 _MAX_AMOUNT_STRING = 200
+
+
+def is_minor_units(value: object, *, signed: bool = False) -> bool:
+    """The one guard for integers that services receive directly (amounts, prices as price_e8):
+    an int, not a bool, within 64 bits, and positive (or non-zero of either sign when `signed`)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return 0 < abs(value) <= MAX_MINOR_UNITS if signed else 0 < value <= MAX_MINOR_UNITS
+
+
+def minor_units_check(
+    value: object, *, signed: bool = False, message: str = "Amount must be a positive integer number of minor units."
+) -> None:
+    """`is_minor_units`, raising InvalidAmountError with `message` otherwise."""
+    if not is_minor_units(value, signed=signed):
+        raise InvalidAmountError(message)
 
 
 def to_minor_units(value: str | int | Decimal, *, scale: int) -> int:
@@ -44,10 +61,10 @@ def to_minor_units(value: str | int | Decimal, *, scale: int) -> int:
         if -shift > len(digits) or any(digits[shift:]):
             raise InvalidAmountError(f"Amount has more than {scale} decimal places.")
         minor = int("".join(map(str, digits[:shift])) or "0")
-    return minor_units_check(minor)
+    return minor_units_bound(minor)
 
 
-def minor_units_check(minor: int, *, what: str = "Amount") -> int:
+def minor_units_bound(minor: int, *, what: str = "Amount") -> int:
     """`minor` if it fits the database's signed 64-bit columns; InvalidAmountError otherwise.
     Services check every figure they compute (quantities, notionals, totals) the same way."""
     if minor > MAX_MINOR_UNITS or minor < -MAX_MINOR_UNITS:
@@ -62,6 +79,22 @@ def from_minor_units(minor: int, *, scale: int) -> str:
     if scale == 0:
         return f"{sign}{digits}"
     return f"{sign}{digits[:-scale]}.{digits[-scale:]}"
+
+
+class CurrencyLike(Protocol):
+    code: str
+    scale: int
+
+
+def amount_render(minor: int | None, *, currency: CurrencyLike, with_code: bool = True) -> str:
+    """An amount as the API shows it, with its currency ("100500.00 USD"); "" for None.
+
+    Every human-facing text (error messages, admin) renders amounts here, never as minor units.
+    """
+    if minor is None:
+        return ""
+    rendered = from_minor_units(minor, scale=currency.scale)
+    return f"{rendered} {currency.code}" if with_code else rendered
 
 
 def minor_to_decimal(minor: int, *, scale: int) -> Decimal:

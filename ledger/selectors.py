@@ -2,6 +2,7 @@
 `user_is_authorized` is a helper for services."""
 
 from collections.abc import Iterable
+from functools import cache
 
 from django.conf import settings
 from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Value, Window
@@ -9,7 +10,44 @@ from django.db.models.functions import RowNumber
 
 from accounts.callers import Caller, scope_to_caller
 from accounts.selectors import user_list
+from core.api.fields import MAX_ID
+from core.errors import NotFoundError, PermissionDeniedError
+from ledger.errors import UnknownCurrencyError
 from ledger.models import Account, Currency, CurrencyAuthorization, JournalEntry, Posting
+
+
+def settlement_currency() -> Currency:
+    """The settlement currency (settings.SETTLEMENT_CURRENCY, USD): every price is quoted in it,
+    every notional and fee is in its minor units, and its `scale` renders them.
+
+    The one accessor for it. Cached per process: its code is a setting and a currency's scale
+    can never change once amounts exist in it.
+    """
+    return _currency_by_code(settings.SETTLEMENT_CURRENCY)
+
+
+@cache
+def _currency_by_code(code: str) -> Currency:
+    return Currency.objects.get(code=code)
+
+
+def currency_active_find(*, code: str) -> Currency | None:
+    """The one lookup of an active currency by code (any case), or None.
+
+    Each context gives one answer when it finds nothing: a code in a request body is a 400
+    field error `unknown_currency` (ledger.api.fields.CurrencyCodeField); a code in a URL is a
+    404 (the resource does not exist); a service or command given a code raises
+    UnknownCurrencyError (`currency_get`).
+    """
+    return Currency.objects.filter(code=str(code).upper(), is_active=True).first()
+
+
+def currency_get(*, code: str) -> Currency:
+    """An active currency by code (any case), or UnknownCurrencyError."""
+    currency = currency_active_find(code=code)
+    if currency is None:
+        raise UnknownCurrencyError(f"Unknown or inactive currency {code!r}.")
+    return currency
 
 
 def user_is_authorized(*, user_id: int, currency_code: str) -> bool:
@@ -27,7 +65,7 @@ def account_list(*, caller: Caller) -> QuerySet[Account]:
         "currency", "user"
     )
     if caller.is_end_user:
-        accounts = accounts.filter(user_id=caller.user.pk)
+        accounts = accounts.filter(user_id=caller.end_user_id)
     return accounts
 
 
@@ -94,7 +132,7 @@ def entry_list(*, caller: Caller, account: Account | None = None) -> QuerySet[Jo
     reversing entry."""
     entries = scope_to_caller(JournalEntry.objects.all(), caller)
     if caller.is_end_user:
-        own_postings = Posting.objects.filter(entry_id=OuterRef("pk"), account__user_id=caller.user.pk)
+        own_postings = Posting.objects.filter(entry_id=OuterRef("pk"), account__user_id=caller.end_user_id)
         entries = entries.filter(Exists(own_postings))
     if account is not None:
         entries = entry_history_of(entries, account_id=account.pk)
@@ -133,3 +171,20 @@ def _for_rendering(entries: QuerySet[JournalEntry]) -> QuerySet[JournalEntry]:
 
 def transfer_list(*, caller: Caller) -> QuerySet[JournalEntry]:
     return entry_list(caller=caller).filter(kind=JournalEntry.Kind.TRANSFER)
+
+
+def access_transfer_to_reverse(*, caller: Caller, entry_id: int) -> JournalEntry:
+    """The transfer `entry_id`, if the caller may reverse it.
+
+    Another tenant's transfer, or one an end user cannot see, does not exist for the caller
+    (NotFoundError, 404). An end user may reverse only a transfer they received
+    (PermissionDeniedError, 403); the client and its staff may reverse any of theirs.
+    """
+    transfer = transfer_list(caller=caller).filter(pk=entry_id).first() if 0 < entry_id <= MAX_ID else None
+    if transfer is None:
+        raise NotFoundError(f"Transfer {entry_id} not found.")
+    if caller.is_end_user and not any(
+        posting.amount > 0 and posting.account.user_id == caller.end_user_id for posting in transfer.postings.all()
+    ):
+        raise PermissionDeniedError("End users may reverse only transfers they received.")
+    return transfer

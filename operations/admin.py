@@ -1,8 +1,9 @@
 """The back office: the review queue, compliance rules, and the cross-app admin actions.
 
-This app sits at the top of the import graph, so it extends the accounts admin here with what
-needs other apps: issuing API keys (plaintext shown once), revoking keys, freezing and
-deactivating users, and a user's accounts, authorizations, orders and review items inline.
+This app sits at the top of the import graph, so it owns the admin pages of clients, users and
+API keys: the accounts app's classes extended with what needs other apps (issuing API keys,
+plaintext shown once; revoking keys; freezing and deactivating users; a user's accounts,
+authorizations, orders and review items inline).
 """
 
 from django import forms
@@ -22,12 +23,12 @@ from accounts.services import (
     user_freeze,
     user_unfreeze,
 )
-from audit.services import audit_record
+from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from ledger.models import Account, CurrencyAuthorization
 from ledger.money import from_minor_units
 from operations.models import ComplianceRule, PendingWithdrawal, ReviewItem
-from operations.services import review_item_resolve, withdrawal_approve, withdrawal_reject
+from operations.services import review_item_note_update, review_item_resolve, withdrawal_approve, withdrawal_reject
 
 
 @admin.register(ComplianceRule)
@@ -55,9 +56,6 @@ class ReviewItemAdmin(admin.ModelAdmin):
     fields = readonly_fields + ("note",)
     actions = ["clear_items", "escalate_items"]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request)
-
     def _resolve(self, request, queryset, status: str) -> None:
         done = 0
         for item in queryset:
@@ -78,7 +76,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Only the note is editable; status moves through the audited actions.
-        ReviewItem.objects.filter(pk=obj.pk).update(note=obj.note)
+        review_item_note_update(actor=request.user, item=obj, note=obj.note)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -88,7 +86,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(PendingWithdrawal)
-class PendingWithdrawalAdmin(admin.ModelAdmin):
+class PendingWithdrawalAdmin(ReadOnlyAdmin):
     """Withdrawals held for review. Decided only through the audited actions, each exactly once;
     the permission to decide is granted to the Compliance role alone."""
 
@@ -130,15 +128,6 @@ class PendingWithdrawalAdmin(admin.ModelAdmin):
 
     def has_decide_permission(self, request) -> bool:
         return request.user.has_perm("operations.decide_pendingwithdrawal")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ReviewItemInline(admin.TabularInline):
@@ -196,9 +185,6 @@ class CurrencyAuthorizationInline(admin.TabularInline):
 class ApiKeyIssueForm(forms.Form):
     name = forms.CharField(max_length=100, required=False, help_text="What the key is for (shown in lists).")
     expires_at = forms.DateTimeField(required=False, help_text="Optional, UTC: YYYY-MM-DD HH:MM.")
-
-
-admin.site.unregister(Client)
 
 
 @admin.register(Client)
@@ -259,13 +245,9 @@ class BackOfficeClientAdmin(ClientAdmin):
         client = form.instance
         for offered in formset.save(commit=False):
             if offered.pk is None:
-                offered_currency_add(client=client, currency=offered.currency)
-                audit_record(actor=request.user, action="broker.offered_currency_add", obj=client,
-                             after={"currency": offered.currency_id})
+                offered_currency_add(actor=request.user, client=client, currency=offered.currency)
         for offered in formset.deleted_objects:
-            offered_currency_remove(client=client, currency=offered.currency)
-            audit_record(actor=request.user, action="broker.offered_currency_remove", obj=client,
-                         before={"currency": offered.currency_id})
+            offered_currency_remove(actor=request.user, client=client, currency=offered.currency)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -274,9 +256,6 @@ class BackOfficeClientAdmin(ClientAdmin):
         if not obj.is_active:
             Client.objects.filter(pk=created.pk).update(is_active=False)
         obj.pk, obj.created_at = created.pk, created.created_at
-
-
-admin.site.unregister(ApiKey)
 
 
 @admin.register(ApiKey)
@@ -293,9 +272,6 @@ class BackOfficeApiKeyAdmin(ApiKeyAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         return redirect(reverse("admin:accounts_client_changelist"))
-
-
-admin.site.unregister(User)
 
 
 @admin.register(User)

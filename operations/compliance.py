@@ -24,10 +24,11 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from broker.selectors import settlement_value
 from ledger.models import JournalEntry, Posting
+from ledger.money import amount_render
 from ledger.services import Leg
 from operations.models import ComplianceRule, MovementCount, ReviewItem
-from operations.valuation import settlement_value
 
 # One entry in this many also deletes a batch of counters older than any window needs.
 _PURGE_ONE_IN = 1000
@@ -131,7 +132,8 @@ def _evaluate(
     since = now - timedelta(minutes=rule.window_minutes)
     if rule.kind == ComplianceRule.Kind.LARGE_MOVEMENT:
         if _is_large(rule=rule, currency_code=leg.account.currency_id, amount=abs(leg.amount)):
-            return f"{entry.kind} of {abs(leg.amount)} {leg.account.currency_id} minor units exceeds the threshold"
+            moved = amount_render(abs(leg.amount), currency=leg.account.currency)
+            return f"{entry.kind} of {moved} exceeds the threshold"
         return None
     if rule.kind == ComplianceRule.Kind.VELOCITY:
         first = _minute(now) - rule.window_minutes + 1

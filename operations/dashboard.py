@@ -15,8 +15,10 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from ledger.history import snapshot_totals_latest
-from ledger.models import Currency, JournalEntry, LedgerVerification, Posting
+from ledger.models import Currency, JournalEntry, Posting
 from ledger.money import from_minor_units
+from ledger.selectors import settlement_currency
+from operations.selectors import platform_figures
 
 DAYS = 14
 MOVEMENT_KINDS = (
@@ -35,11 +37,11 @@ class Chart:
 
 
 def dashboard_context() -> dict:
-    from django_tasks.base import TaskResultStatus
-    from django_tasks_db.models import DBTaskResult
-
     from broker.models import Order
     from operations.models import ReviewItem
+
+    figures = platform_figures()
+    orders_by_status = figures.orders_by_status
 
     today = timezone.now().date()
     since = today - timedelta(days=DAYS - 1)
@@ -64,7 +66,6 @@ def dashboard_context() -> dict:
         .annotate(total=Sum("fill_quantity"))
         .order_by()
     )
-    orders_by_status = dict(Order.objects.values_list("status").annotate(n=Count("id")).order_by())
     top_clients = (
         Order.objects.filter(status=Order.Status.FILLED, filled_at__date__gte=today - timedelta(days=29))
         .values("client__name")
@@ -85,15 +86,15 @@ def dashboard_context() -> dict:
              for value, label in Order.Status.choices],
             title="Orders by status",
         ),
-        "open_review_count": open_reviews.count(),
+        "open_review_count": figures.open_review_count,
         "open_reviews": open_reviews.select_related("rule", "user", "client")[:10],
         "review_counts": dict(ReviewItem.objects.values_list("status").annotate(n=Count("id")).order_by()),
-        "worker_backlog": DBTaskResult.objects.filter(status=TaskResultStatus.READY).count(),
-        "worker_failed": DBTaskResult.objects.filter(status=TaskResultStatus.FAILED).count(),
-        "verification": LedgerVerification.objects.order_by("-ran_at").first(),
+        "worker_backlog": figures.worker_backlog,
+        "worker_failed": figures.worker_failed,
+        "verification": figures.last_verification,
         "top_clients": [
             {"name": row["client__name"], "orders": row["orders"],
-             "volume": from_minor_units(row["volume"] or 0, scale=scales.get("USD", 2))}
+             "volume": from_minor_units(row["volume"] or 0, scale=settlement_currency().scale)}
             for row in top_clients
         ],
         "frozen_user_count": _frozen_users(),

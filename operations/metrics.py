@@ -4,7 +4,6 @@ Request counts and latency come from django-prometheus' middleware; these add wh
 database knows. Each scrape runs a handful of aggregate queries (indexed columns only).
 """
 
-from django.db.models import Count
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
@@ -22,39 +21,35 @@ class PlatformCollector(Collector):
             yield GaugeMetricFamily(name, "")
 
     def collect(self):
-        from django_tasks.base import TaskResultStatus
-        from django_tasks_db.models import DBTaskResult
-
         from broker.models import Order
-        from ledger.models import JournalEntry, LedgerVerification
-        from operations.models import ReviewItem
+        from ledger.models import JournalEntry
+        from operations.selectors import platform_figures
 
+        figures = platform_figures()
         entries = GaugeMetricFamily(
             "ledger_journal_entries", "Journal entries written, by kind.", labels=["kind"]
         )
-        counts = dict(JournalEntry.objects.values_list("kind").annotate(n=Count("id")).order_by())
         for kind in JournalEntry.Kind.values:
-            entries.add_metric([kind], counts.get(kind, 0))
+            entries.add_metric([kind], figures.entries_by_kind.get(kind, 0))
         yield entries
 
         orders = GaugeMetricFamily("broker_orders", "Orders, by status.", labels=["status"])
-        counts = dict(Order.objects.values_list("status").annotate(n=Count("id")).order_by())
         for status in Order.Status.values:
-            orders.add_metric([status], counts.get(status, 0))
+            orders.add_metric([status], figures.orders_by_status.get(status, 0))
         yield orders
 
         yield GaugeMetricFamily(
             "compliance_review_items_open",
             "Compliance review items waiting for a decision.",
-            value=ReviewItem.objects.filter(status=ReviewItem.Status.OPEN).count(),
+            value=figures.open_review_count,
         )
         yield GaugeMetricFamily(
             "worker_queue_depth",
             "Background tasks ready to run and not yet picked up.",
-            value=DBTaskResult.objects.filter(status=TaskResultStatus.READY).count(),
+            value=figures.worker_backlog,
         )
 
-        last = LedgerVerification.objects.order_by("-ran_at").first()
+        last = figures.last_verification
         ok = GaugeMetricFamily("ledger_verification_ok", "1 if the last verify_ledger run found no violation.")
         ran = GaugeMetricFamily(
             "ledger_verification_last_run_timestamp_seconds", "When verify_ledger last ran (Unix time)."

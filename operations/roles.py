@@ -1,8 +1,9 @@
 """What each staff role may do: the permissions granted to the groups named in accounts.roles.
 
-The groups are created by migration 0002 and kept complete after every `migrate` (models added
-later get their permissions then). Admin enforces these model permissions; the staff API checks
-group membership with accounts.roles.user_has_role.
+The groups are created by migration 0002; their permissions are set after every `migrate`, once
+the last installed app's permissions exist (models added later get their permissions then).
+Admin enforces these model permissions; the staff API checks group membership with
+accounts.roles.user_has_role.
 """
 
 from accounts.roles import COMPLIANCE, OPERATIONS, READ_ONLY
@@ -30,7 +31,7 @@ OPERATIONS_GRANTS = [
     "operations.reverse_transfer",
 ]
 # Every broker model: rates, orders, offered currencies… (money moves only through its services).
-OPERATIONS_APP_GRANTS = {"broker": ("add", "change")}
+OPERATIONS_APP_GRANTS: dict[str, tuple[str, ...]] = {"broker": ("add", "change")}
 
 COMPLIANCE_GRANTS = [
     "operations.change_reviewitem",
@@ -77,9 +78,11 @@ def roles_sync(*, group_model, permission_model) -> None:
 
 
 def roles_sync_after_migrate(sender, app_config=None, using=None, **kwargs) -> None:
-    # Operations is the last app installed, so every other app's permissions exist by now.
-    if app_config is None or app_config.label != "operations":
-        return
+    # post_migrate runs per app in INSTALLED_APPS order: at the last one, every app's permissions exist.
+    from django.apps import apps
     from django.contrib.auth.models import Group, Permission
+
+    if app_config is None or app_config.label != list(apps.get_app_configs())[-1].label:
+        return
 
     roles_sync(group_model=Group, permission_model=Permission)

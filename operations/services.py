@@ -16,8 +16,10 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.roles import COMPLIANCE, user_has_role
 from audit.services import audit_record
+from broker.selectors import settlement_value
 from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from ledger.models import Account, JournalEntry
+from ledger.money import amount_render
 from ledger.services import (
     hold_create,
     hold_release,
@@ -26,7 +28,6 @@ from ledger.services import (
 )
 from operations.errors import WithdrawalDecidedError
 from operations.models import PendingWithdrawal, ReviewItem
-from operations.valuation import settlement_value
 
 
 def review_item_resolve(*, actor: User, item: ReviewItem, status: str, note: str = "") -> ReviewItem:
@@ -50,6 +51,24 @@ def review_item_resolve(*, actor: User, item: ReviewItem, status: str, note: str
         audit_record(
             actor=actor, action=f"operations.review_item_{status}", obj=item, client=item.client_id,
             before={"status": before.status}, after={"status": status, "note": note},
+        )
+    return item
+
+
+def review_item_note_update(*, actor: User, item: ReviewItem, note: str) -> ReviewItem:
+    """Change a review item's note (its status moves only through `review_item_resolve`).
+
+    Writes one `operations.review_item_note` audit event when the note changes.
+    """
+    with transaction.atomic():
+        before = ReviewItem.objects.select_for_update().get(pk=item.pk)
+        if before.note == note:
+            return before
+        ReviewItem.objects.filter(pk=item.pk).update(note=note)
+        item.note = note
+        audit_record(
+            actor=actor, action="operations.review_item_note", obj=item, client=item.client_id,
+            before={"note": before.note}, after={"note": note},
         )
     return item
 
@@ -94,7 +113,7 @@ def withdrawal_request(
         )
         ReviewItem.objects.create(
             client_id=account.client_id, user_id=account.user_id, withdrawal=pending,
-            detail=f"withdrawal of {amount} {account.currency_id} minor units held for approval",
+            detail=f"withdrawal of {amount_render(amount, currency=account.currency)} held for approval",
         )
     return pending
 

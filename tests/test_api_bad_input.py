@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.models import User
-from tests.api_fixtures import ledger_snapshot
+from tests.fixtures import ledger_snapshot
 
 pytestmark = pytest.mark.django_db
 

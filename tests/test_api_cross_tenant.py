@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.api_fixtures import Tenant, end_user_auth, ledger_snapshot
+from tests.fixtures import Tenant, end_user_auth, ledger_snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from core.models import IdempotencyRecord
 from ledger.models import JournalEntry
 from ledger.services import deposit_create
-from tests.api_fixtures import end_user_auth, ledger_snapshot, make_tenant
+from tests.fixtures import end_user_auth, ledger_snapshot, make_tenant
 
 
 def deposit(api, tenant, key, amount="1.00"):

@@ -3,8 +3,8 @@ from django.contrib.auth.models import Group
 
 from accounts import roles
 from accounts.models import User
-from tests.api_fixtures import end_user_auth, ledger_snapshot
 from tests.factories import PlatformStaffFactory
+from tests.fixtures import end_user_auth, ledger_snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -17,12 +17,11 @@ from accounts.callers import Caller
 from accounts.services import api_key_create
 from broker.models import Order, Quote
 from broker.services import offered_currency_add
-from broker.tests.conftest import world_state
 from ledger.models import Account, Currency, Hold
 from ledger.services import system_account_get
 from ledger.verification import ledger_verify
-from tests.api_fixtures import end_user_auth
 from tests.factories import ClientFactory, EndUserFactory, PlatformStaffFactory, open_account
+from tests.fixtures import end_user_auth, ledger_snapshot
 
 IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
@@ -87,9 +86,9 @@ def fee_revenue(client) -> int:
 
 @contextmanager
 def changes_nothing():
-    before = world_state()
+    before = ledger_snapshot()
     yield
-    assert world_state() == before
+    assert ledger_snapshot() == before
 
 
 def test_deposit_quote_buy_rate_moves_limit_sell_fills_withdraw(desk, django_capture_on_commit_callbacks):

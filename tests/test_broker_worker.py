@@ -15,10 +15,10 @@ from django_tasks_db.models import DBTaskResult
 from broker.models import Order, Rate, RateHistory
 from broker.services import order_execute, order_submit, rate_update
 from broker.services import orders as order_services
-from broker.tests.conftest import world_state
 from ledger.models import Account, Currency, JournalEntry
 from ledger.verification import ledger_verify
 from tests.factories import ClientFactory, EndUserFactory, open_account
+from tests.fixtures import ledger_snapshot
 
 
 def _funded_user():
@@ -91,7 +91,7 @@ def test_a_worker_killed_mid_fill_leaves_nothing_and_the_retry_fills_once(monkey
     rate_update(currency="BTC", price_e8=60_000 * 10**8)
     user = _funded_user()
     order = order_submit(user=user, side="buy", currency=Currency.objects.get(code="BTC"), quantity=1_000_000)
-    before = world_state()
+    before = ledger_snapshot()
 
     # The journal entry and balance updates are written, then the worker dies before the order
     # row is marked filled: the transaction never commits.
@@ -100,7 +100,7 @@ def test_a_worker_killed_mid_fill_leaves_nothing_and_the_retry_fills_once(monkey
 
     monkeypatch.setattr(order_services, "_order_record_fill", killed)
     call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
-    assert world_state() == before
+    assert ledger_snapshot() == before
     assert DBTaskResult.objects.get(task_path="broker.tasks.order_execute_task").status == "FAILED"
     monkeypatch.undo()
 

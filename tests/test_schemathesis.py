@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from config.wsgi import application
-from tests.api_fixtures import make_tenant
+from tests.fixtures import make_tenant
 
 
 @pytest.fixture

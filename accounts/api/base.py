@@ -5,16 +5,18 @@
             return widget_list(caller=self.caller)   # selectors take the caller
 
 `self.caller` is `request.auth` (an accounts.callers.Caller). For platform staff, `?client=<id>`
-narrows it to that client, so the same `scope_to_caller` filter applies to them too.
+narrows it to that client once, before the handler runs, by replacing `request.auth`: URLs,
+selectors and ids in the body (`ScopedIdField` reads `request.auth`) are scoped by the same caller.
 """
 
-from functools import cached_property
+from typing import cast
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 
 from accounts.callers import Caller
+from core.api.fields import MAX_ID
 
 CLIENT_PARAMETER = OpenApiParameter(
     "client",
@@ -24,12 +26,15 @@ CLIENT_PARAMETER = OpenApiParameter(
 
 
 class CallerViewMixin:
-    @cached_property
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authenticates and checks permissions
+        caller = request.auth
+        client = request.query_params.get("client")
+        if isinstance(caller, Caller) and caller.is_platform_staff and client is not None:
+            if not (client.isascii() and client.isdigit() and 0 < int(client) <= MAX_ID):
+                raise ValidationError({"client": ["A client id (integer) is expected."]})
+            request.auth = caller.narrowed_to(int(client))
+
+    @property
     def caller(self) -> Caller:
-        caller: Caller = self.request.auth
-        client = self.request.query_params.get("client")
-        if client is None or not caller.is_platform_staff:
-            return caller
-        if not client.isdigit():
-            raise ValidationError({"client": ["A client id (integer) is expected."]})
-        return caller.narrowed_to(int(client))
+        return cast(Caller, self.request.auth)  # type: ignore[attr-defined]

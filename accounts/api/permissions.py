@@ -34,6 +34,18 @@ class CallerPermission(BasePermission):
         return True
 
 
+class IsOperationsStaff(BasePermission):
+    """Platform staff holding the Operations role (superusers pass): e.g. changing rates."""
+
+    message = "Only platform staff with the Operations role may change rates."
+
+    def has_permission(self, request, view) -> bool:
+        caller = request.auth
+        return isinstance(caller, Caller) and caller.is_platform_staff and roles.user_has_role(
+            caller.user, roles.OPERATIONS
+        )
+
+
 class ClientOnly(BasePermission):
     """Only the client itself (API key or client staff): e.g. minting tokens for its users."""
 

@@ -15,7 +15,7 @@ class UserSerializer(serializers.ModelSerializer):
             "name": {"required": False},
         }
         # The unique-per-client rule is the database's (→ 409 already_exists), not a 400 here.
-        validators = []
+        validators: list = []
 
 
 class UserCreateSerializer(UserSerializer):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from accounts.api.base import CLIENT_PARAMETER, CallerViewMixin
@@ -22,9 +22,10 @@ from accounts.api.serializers import (
     UserUpdateSerializer,
 )
 from accounts.models import Client, User
-from accounts.selectors import user_list
+from accounts.selectors import access_client_for_new_user, access_user_for_token, user_list
 from accounts.services import client_deactivate, client_reactivate, user_create, user_deactivate, user_update
 from accounts.tokens import end_user_token_mint
+from core.api.fields import ID_PATTERN
 from core.api.idempotency import idempotent
 
 
@@ -41,7 +42,7 @@ class UserViewSet(
     serializer_class = UserSerializer
     filterset_class = UserFilter
     end_user_actions = {"list", "retrieve"}
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         return user_list(caller=self.caller)
@@ -53,7 +54,7 @@ class UserViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         user = user_create(
-            client=self._client_for_create(data.get("client")),
+            client=access_client_for_new_user(caller=self.caller, named=data.get("client")),
             external_id=data["external_id"],
             email=data.get("email", ""),
             name=data.get("name", ""),
@@ -79,24 +80,15 @@ class UserViewSet(
     )
     @action(detail=True, methods=["post"], permission_classes=[ClientOnly])
     def tokens(self, request, pk=None):
-        user = self.get_object()
+        user = access_user_for_token(caller=self.caller, user_id=int(pk))
         serializer = EndUserTokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if not user.is_active:
-            raise ValidationError({"user": ["This user is deactivated."]})
         token = end_user_token_mint(user=user, minutes=serializer.validated_data.get("minutes"))
         expires_at = datetime.fromtimestamp(token["exp"], tz=UTC)
         return Response(
             EndUserTokenSerializer({"access": str(token), "expires_at": expires_at}).data,
             status=status.HTTP_201_CREATED,
         )
-
-    def _client_for_create(self, client: Client | None) -> Client:
-        if not self.caller.is_platform_staff:
-            return Client.objects.get(pk=self.caller.client_id)  # `client` in the body is ignored
-        if client is None:
-            raise ValidationError({"client": ["Platform staff must name the client of the new user."]})
-        return client
 
 
 class ClientViewSet(CallerViewMixin, viewsets.GenericViewSet):

@@ -3,32 +3,25 @@ strings with 8 decimal places (USD per whole unit); both are exact on the way in
 `invalid_amount` / `invalid_price` for anything else)."""
 
 from decimal import Decimal
-from functools import lru_cache
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
-from accounts.api.fields import ScopedIdField
 from accounts.selectors import user_list
 from broker.errors import InvalidPriceError
 from broker.models import Conversion, Order, Quote, Rate, RateHistory, Side
+from broker.pricing import cross_rate_render, price_parse, price_render
 from broker.selectors import quote_list
-from broker.services.conversions import conversion_rate
-from broker.services.pricing import price_parse, price_render
+from core.api.fields import ScopedIdField
 from ledger.api.fields import AmountField, AmountsMixin
 from ledger.api.serializers import CurrencyCodeField
 from ledger.errors import InvalidAmountError
 from ledger.models import Currency
 from ledger.money import from_minor_units, to_minor_units
+from ledger.selectors import settlement_currency
 
 PRICE_PATTERN = r"^[0-9]+(\.[0-9]{1,8})?$"
-
-
-@lru_cache(maxsize=1)
-def _usd_scale() -> int:
-    return Currency.objects.get(code=settings.SETTLEMENT_CURRENCY).scale
 
 
 @extend_schema_field({"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "example": "10.50"})
@@ -37,7 +30,7 @@ class UsdAmountField(AmountField):
 
     def get_attribute(self, instance):
         minor = serializers.Field.get_attribute(self, instance)
-        return None if minor is None else (minor, _usd_scale())
+        return None if minor is None else (minor, settlement_currency().scale)
 
 
 @extend_schema_field(
@@ -62,7 +55,7 @@ class PriceField(serializers.Field):
 
 def _usd_minor(serializer_field: str, value) -> int:
     try:
-        return to_minor_units(value, scale=_usd_scale())
+        return to_minor_units(value, scale=settlement_currency().scale)
     except InvalidAmountError as error:
         raise ValidationError({serializer_field: [ErrorDetail(error.detail, code="invalid_amount")]}) from None
 
@@ -136,7 +129,7 @@ class _SizedTradeSerializer(AmountsMixin, serializers.Serializer):
 
 
 class QuoteCreateSerializer(_SizedTradeSerializer):
-    """Exactly one of quantity / usd_amount."""
+    """A firm price for one trade, sized by exactly one of `quantity` or `usd_amount`."""
 
 
 class QuoteSerializer(serializers.ModelSerializer):
@@ -164,6 +157,9 @@ class QuoteSerializer(serializers.ModelSerializer):
 
 
 class OrderCreateSerializer(_SizedTradeSerializer):
+    """An order: `market` (sized by `quantity` or `usd_amount`, or filled at a `quote`), `limit`
+    (with `limit_price`) or `stop` (with `stop_price`), both sized by `quantity`."""
+
     type = serializers.ChoiceField(choices=Order.Type.choices, default=Order.Type.MARKET)
     limit_price = PriceField(required=False)
     stop_price = PriceField(required=False)
@@ -204,7 +200,7 @@ class OrderSerializer(serializers.ModelSerializer):
         if hold is None:
             return None
         currency = order.currency if order.side == Side.SELL else None
-        scale = currency.scale if currency else _usd_scale()
+        scale = currency.scale if currency else settlement_currency().scale
         return from_minor_units(hold.amount, scale=scale)
 
 
@@ -212,6 +208,8 @@ class OrderSerializer(serializers.ModelSerializer):
 
 
 class ConversionCreateSerializer(AmountsMixin, serializers.Serializer):
+    """Convert `amount` of `from_currency` into `to_currency` at the current rates."""
+
     user = ScopedIdField(queryset_for=_users, not_found="User not found.")
     from_currency = CurrencyCodeField()
     to_currency = CurrencyCodeField()
@@ -239,7 +237,7 @@ class ConversionSerializer(serializers.ModelSerializer):
         ]
 
     def get_rate(self, conversion) -> str:
-        return conversion_rate(conversion=conversion)
+        return cross_rate_render(from_price_e8=conversion.from_price_e8, to_price_e8=conversion.to_price_e8)
 
 
 # ---- positions ----------------------------------------------------------------------------

@@ -5,19 +5,17 @@ and renders. Creating POSTs are `@idempotent`. Objects of another client answer 
 tokens are refused here (403): their rights end at their own ledger reads, transfers and reversals.
 """
 
-import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from accounts import roles
 from accounts.api.base import CLIENT_PARAMETER, CallerViewMixin
-from accounts.callers import Caller
+from accounts.api.permissions import IsOperationsStaff
 from accounts.models import User
 from accounts.selectors import user_list
+from broker.api.filters import OrderFilter
 from broker.api.serializers import (
     ConversionCreateSerializer,
     ConversionSerializer,
@@ -33,9 +31,10 @@ from broker.api.serializers import (
     UserCurrencySerializer,
     UserPositionsSerializer,
 )
-from broker.models import Conversion, Order, Quote, Rate, RateHistory, Side
+from broker.models import Conversion, Order, Quote, Rate, RateHistory
 from broker.selectors import (
     conversion_list,
+    currency_list,
     order_list,
     position_list,
     quote_list,
@@ -52,29 +51,18 @@ from broker.services import (
     user_currency_grant,
     user_currency_revoke,
 )
+from core.api.fields import ID_PATTERN
 from core.api.idempotency import idempotent
 from core.api.pagination import CodeCursorPagination, CurrencyCursorPagination, IdCursorPagination
-from ledger.api.filters import CurrencyFilter, IdFilter
 from ledger.models import Currency
+from ledger.selectors import currency_active_find
 
-ID_PATTERN = r"[0-9]+"
 CODE_PATTERN = r"[A-Za-z0-9]{2,10}"
 
 
-class IsOperationsStaff(BasePermission):
-    """Platform staff holding the Operations role (superusers pass)."""
-
-    message = "Only platform staff with the Operations role may change rates."
-
-    def has_permission(self, request, view) -> bool:
-        caller = request.auth
-        return isinstance(caller, Caller) and caller.is_platform_staff and roles.user_has_role(
-            caller.user, roles.OPERATIONS
-        )
-
-
 def _active_currency(code: str) -> Currency:
-    currency = Currency.objects.filter(code=code.upper(), is_active=True).first()
+    # A code in the URL names a resource: unknown or inactive is a 404 (see currency_active_find).
+    currency = currency_active_find(code=code)
     if currency is None:
         raise NotFound(f"Unknown or inactive currency {code!r}.")
     return currency
@@ -89,7 +77,7 @@ class CurrencyViewSet(CallerViewMixin, mixins.ListModelMixin, viewsets.GenericVi
     filterset_class = None
 
     def get_queryset(self):
-        return Currency.objects.filter(is_active=True).select_related("rate").order_by("code")
+        return currency_list()
 
 
 @extend_schema_view(
@@ -143,6 +131,8 @@ class RateViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
 
 
 class _UserScopedMixin(CallerViewMixin):
+    kwargs: dict
+
     def get_user(self) -> User:
         user = user_list(caller=self.caller).filter(pk=self.kwargs["user_pk"]).first()
         if user is None:
@@ -222,18 +212,6 @@ class QuoteViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         return Response(QuoteSerializer(quote).data, status=status.HTTP_201_CREATED)
 
 
-class OrderFilter(django_filters.FilterSet):
-    user = IdFilter(field_name="user_id")
-    status = django_filters.ChoiceFilter(choices=Order.Status.choices)
-    side = django_filters.ChoiceFilter(choices=Side.choices)
-    type = django_filters.ChoiceFilter(choices=Order.Type.choices)
-    currency = CurrencyFilter(field_name="currency_id", max_length=10)
-
-    class Meta:
-        model = Order
-        fields = ["user", "status", "side", "type", "currency"]
-
-
 @extend_schema_view(list=extend_schema(parameters=[CLIENT_PARAMETER]))
 class OrderViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Orders are accepted (202, `submitted`) with their funds held, then executed by the worker."""
@@ -265,7 +243,7 @@ class OrderViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def cancel(self, request, pk=None):
-        order = order_cancel(order=self.get_object())
+        order = order_cancel(order=self.get_object(), actor=self.caller.user)
         return Response(OrderSerializer(order).data)
 
 

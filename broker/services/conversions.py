@@ -5,23 +5,25 @@ inventory accounts (user → inventory in the source currency, inventory → use
 plus the fee in USD from the user to fee revenue. All of it is written, or none of it.
 """
 
-from decimal import ROUND_FLOOR, Context, Decimal
-
-from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
 from broker.errors import QuantityTooSmallError, SameCurrencyError
 from broker.models import Conversion
-from broker.services.currencies import currency_check_offered_and_authorized, user_account_get_or_create
-from broker.services.fees import fee_for_notional
-from broker.services.market import rate_price_get, user_check_can_trade
-from broker.services.pricing import ROUND_FLOOR as PRICE_ROUND_FLOOR
-from broker.services.pricing import divide, notional_for_quantity
-from ledger.errors import InvalidAmountError
+from broker.pricing import ROUND_FLOOR, divide, fee_for_notional, notional_for_quantity
+from broker.selectors import settlement_price_get
+from broker.services.currencies import currency_check_offered_and_authorized
 from ledger.models import Account, Currency, JournalEntry
-from ledger.money import MAX_MINOR_UNITS, minor_units_check
-from ledger.services import Leg, account_check_can_move, currency_get, entry_post, system_account_get
+from ledger.money import minor_units_bound, minor_units_check
+from ledger.selectors import settlement_currency
+from ledger.services import (
+    Leg,
+    account_check_can_move,
+    entry_post,
+    system_account_get,
+    user_account_get_or_create,
+    user_check_can_move,
+)
 
 
 def conversion_create(*, user: User, from_currency: Currency, to_currency: Currency, amount: int) -> Conversion:
@@ -36,27 +38,26 @@ def conversion_create(*, user: User, from_currency: Currency, to_currency: Curre
     CurrencyNotAuthorizedError, RateUnavailableError, QuantityTooSmallError,
     InsufficientFundsError, InactiveAccountError, UserFrozenError.
     """
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_MINOR_UNITS:
-        raise InvalidAmountError("Amount must be a positive integer number of minor units.")
+    minor_units_check(amount)
     if from_currency.code == to_currency.code:
         raise SameCurrencyError(f"Cannot convert {from_currency.code} into itself.")
-    user_check_can_trade(user=user)
+    user_check_can_move(user=user)
     currency_check_offered_and_authorized(user=user, currency=from_currency)
     currency_check_offered_and_authorized(user=user, currency=to_currency)
-    usd = currency_get(code=settings.SETTLEMENT_CURRENCY)
-    from_price_e8 = rate_price_get(currency=from_currency)
-    to_price_e8 = rate_price_get(currency=to_currency)
+    usd = settlement_currency()
+    from_price_e8 = settlement_price_get(currency_code=from_currency.code)
+    to_price_e8 = settlement_price_get(currency_code=to_currency.code)
     usd_value = notional_for_quantity(
-        quantity=amount, quantity_scale=from_currency.scale, price_e8=from_price_e8, usd_scale=usd.scale,
-        rounding=PRICE_ROUND_FLOOR,
+        quantity=amount, quantity_scale=from_currency.scale, price_e8=from_price_e8, settlement_scale=usd.scale,
+        rounding=ROUND_FLOOR,
     )
     to_amount = divide(
         amount * from_price_e8 * 10**to_currency.scale,
         to_price_e8 * 10**from_currency.scale,
-        rounding=PRICE_ROUND_FLOOR,
+        rounding=ROUND_FLOOR,
     )
-    minor_units_check(to_amount, what="The converted amount")
-    minor_units_check(usd_value, what="The USD value")
+    minor_units_bound(to_amount, what="The converted amount")
+    minor_units_bound(usd_value, what="The USD value")
     fee_bps = user.client.fee_bps
     fee = fee_for_notional(notional=usd_value, fee_bps=fee_bps)
     if to_amount <= 0 or usd_value <= 0:
@@ -103,17 +104,6 @@ def conversion_create(*, user: User, from_currency: Currency, to_currency: Curre
             fee=fee,
             entry=entry,
         )
-
-
-def conversion_rate(*, conversion: Conversion) -> str:
-    """Units of the target per unit of the source, for display: 18 significant digits, rounded down.
-
-    Both prices are price_e8, so their scales cancel. The booked to_amount is computed directly
-    from the prices, never from this rounded figure.
-    """
-    context = Context(prec=18, rounding=ROUND_FLOOR)
-    rate = context.divide(Decimal(conversion.from_price_e8), Decimal(conversion.to_price_e8))
-    return format(rate.normalize(context), "f") if rate else "0"
 
 
 def _merge_legs(legs: list[Leg]) -> list[Leg]:

@@ -1,16 +1,17 @@
 """Which currencies a user may transact: the client's offering, then the user's authorization."""
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from accounts.models import Client, User
+from audit.services import audit_record
 from broker.errors import CurrencyNotOfferedError, SettlementCurrencyError
 from broker.models import OfferedCurrency
 from broker.selectors import currency_is_offered
-from ledger.errors import AlreadyExistsError, CurrencyNotAuthorizedError
-from ledger.models import Account, Currency, CurrencyAuthorization
+from ledger.errors import CurrencyNotAuthorizedError
+from ledger.models import Currency, CurrencyAuthorization
 from ledger.selectors import user_is_authorized
-from ledger.services import account_create, currency_authorization_grant, currency_authorization_revoke
+from ledger.services import currency_authorization_grant, currency_authorization_revoke
 
 
 def user_currency_grant(*, user: User, currency: Currency) -> CurrencyAuthorization:
@@ -41,25 +42,28 @@ def currency_check_offered_and_authorized(*, user: User, currency: Currency) -> 
         raise CurrencyNotAuthorizedError(f"User {user.pk} is not authorized for {currency.code}.")
 
 
-def offered_currency_add(*, client: Client, currency: Currency) -> OfferedCurrency:
-    """Offer `currency` to the client's users. The first row turns 'everything offered' into a list."""
-    offering, _ = OfferedCurrency.objects.get_or_create(client=client, currency=currency)
+def offered_currency_add(*, client: Client, currency: Currency, actor: User | None = None) -> OfferedCurrency:
+    """Offer `currency` to the client's users. The first row turns 'everything offered' into a list.
+
+    Idempotent; when a row is added, one `broker.offered_currency_add` audit event is written with it.
+    """
+    with transaction.atomic():
+        offering, created = OfferedCurrency.objects.get_or_create(client=client, currency=currency)
+        if created:
+            audit_record(actor=actor, action="broker.offered_currency_add", obj=offering, client=client.pk,
+                         after={"currency": currency.code})
     return offering
 
 
-def offered_currency_remove(*, client: Client, currency: Currency) -> None:
-    """Stop offering `currency`. Existing authorizations stay, but trading in it is refused."""
-    OfferedCurrency.objects.filter(client=client, currency=currency).delete()
+def offered_currency_remove(*, client: Client, currency: Currency, actor: User | None = None) -> None:
+    """Stop offering `currency`. Existing authorizations stay, but trading in it is refused.
 
-
-def user_account_get_or_create(*, user: User, currency: Currency) -> Account:
-    """The user's account in `currency`, opened on first trade (race-safe: the unique constraint decides)."""
-    account = Account.objects.filter(user=user, currency=currency).select_related("user").first()
-    if account is not None:
-        return account
-    try:
-        with transaction.atomic():
-            account_create(user=user, currency=currency)
-    except (AlreadyExistsError, IntegrityError):
-        pass
-    return Account.objects.select_related("user").get(user=user, currency=currency)
+    When a row is removed, one `broker.offered_currency_remove` audit event is written with it.
+    """
+    with transaction.atomic():
+        offering = OfferedCurrency.objects.filter(client=client, currency=currency).first()
+        if offering is None:
+            return
+        audit_record(actor=actor, action="broker.offered_currency_remove", obj=offering, client=client.pk,
+                     before={"currency": currency.code})
+        offering.delete()

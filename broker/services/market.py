@@ -3,20 +3,11 @@
 from django.conf import settings
 
 from accounts.models import User
-from broker.errors import CurrencyNotTradableError, InvalidOrderError, RateUnavailableError
-from broker.models import Rate, Side
+from broker.errors import CurrencyNotTradableError, InvalidOrderError
+from broker.models import Side
 from broker.services.currencies import currency_check_offered_and_authorized
-from ledger.errors import InactiveAccountError, InvalidAmountError, UserFrozenError
 from ledger.models import Currency
-from ledger.money import MAX_MINOR_UNITS
-
-
-def user_check_can_trade(*, user: User) -> None:
-    """Only active, unfrozen end users trade. Raises InactiveAccountError, UserFrozenError."""
-    if not user.is_active or not user.is_end_user:
-        raise InactiveAccountError(f"User {user.pk} cannot trade.")
-    if user.is_frozen:
-        raise UserFrozenError(f"User {user.pk} is frozen.")
+from ledger.money import minor_units_check
 
 
 def trade_check_currency(*, user: User, currency: Currency) -> None:
@@ -29,16 +20,6 @@ def trade_check_currency(*, user: User, currency: Currency) -> None:
     currency_check_offered_and_authorized(user=user, currency=currency)
 
 
-def rate_price_get(*, currency: Currency) -> int:
-    """The current price_e8 of `currency` (10**8 for the settlement currency). Raises RateUnavailableError."""
-    if currency.code == settings.SETTLEMENT_CURRENCY:
-        return 10**8
-    price_e8 = Rate.objects.filter(currency=currency).values_list("price_e8", flat=True).first()
-    if price_e8 is None:
-        raise RateUnavailableError(f"There is no rate for {currency.code}.")
-    return price_e8
-
-
 def trade_check_side(*, side: str) -> None:
     if side not in Side.values:
         raise InvalidOrderError(f"side must be one of {', '.join(Side.values)}.")
@@ -49,5 +30,4 @@ def trade_check_size(*, quantity: int | None, usd_amount: int | None) -> None:
     if (quantity is None) == (usd_amount is None):
         raise InvalidOrderError("Give exactly one of quantity or usd_amount.")
     value = quantity if quantity is not None else usd_amount
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_MINOR_UNITS:
-        raise InvalidAmountError("Amount must be a positive integer number of minor units.")
+    minor_units_check(value)

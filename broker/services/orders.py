@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from audit.services import audit_record
 from broker.errors import (
     DuplicateClientOrderIdError,
     InvalidOrderError,
@@ -26,29 +27,29 @@ from broker.errors import (
     QuoteMismatchError,
     RateUnavailableError,
 )
-from broker.models import Order, Quote, Rate, Side
-from broker.services.currencies import user_account_get_or_create
+from broker.models import Order, Quote, Side
+from broker.pricing import price_with_slippage
+from broker.selectors import settlement_price_find, settlement_price_get
 from broker.services.market import (
-    rate_price_get,
     trade_check_currency,
     trade_check_side,
     trade_check_size,
-    user_check_can_trade,
 )
-from broker.services.pricing import price_with_slippage
 from broker.services.quotes import quote_claim
 from broker.services.scheduling import order_execution_schedule
 from broker.services.trades import TradeTerms, trade_legs, trade_terms
 from core.errors import DomainError
 from ledger.models import Account, Currency, Hold, JournalEntry
-from ledger.money import MAX_MINOR_UNITS
+from ledger.money import amount_render, is_minor_units
+from ledger.selectors import settlement_currency
 from ledger.services import (
     account_check_can_move,
-    currency_get,
     entry_post,
     hold_create,
     hold_release,
     system_account_get,
+    user_account_get_or_create,
+    user_check_can_move,
 )
 
 logger = logging.getLogger(__name__)
@@ -97,9 +98,9 @@ def order_submit(
         expires_at=expires_at,
         now=now,
     )
-    user_check_can_trade(user=user)
+    user_check_can_move(user=user)
     trade_check_currency(user=user, currency=currency)
-    usd = currency_get(code=settings.SETTLEMENT_CURRENCY)
+    usd = settlement_currency()
     fee_bps = user.client.fee_bps
     with transaction.atomic():
         quote = None
@@ -183,7 +184,7 @@ def order_execute(*, order_id: int) -> Order:
             return _order_close(order=order, status=Order.Status.EXPIRED, reason="expired", now=now)
         if order.quote_id is not None:
             return _order_fill(order=order, price_e8=Quote.objects.get(pk=order.quote_id).price_e8, now=now)
-        price_e8 = Rate.objects.filter(currency_id=order.currency_id).values_list("price_e8", flat=True).first()
+        price_e8 = settlement_price_find(currency_code=order.currency_id)
         if price_e8 is None:
             if order.type == Order.Type.MARKET:
                 return _order_close(
@@ -204,9 +205,11 @@ def order_execute(*, order_id: int) -> Order:
         return _order_rest(order=order)
 
 
-def order_cancel(*, order: Order) -> Order:
+def order_cancel(*, order: Order, actor: User | None = None) -> Order:
     """Cancel an order that is not final and release its hold.
 
+    Writes one `broker.order_cancel` audit event in the same transaction (`actor`: the person who
+    asked, None for an API key or the system).
     Locks: the order row, then the held account. Raises OrderFinalError (filled, rejected,
     cancelled or expired: nothing changes).
     """
@@ -214,7 +217,13 @@ def order_cancel(*, order: Order) -> Order:
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.is_final:
             raise OrderFinalError(f"Order {locked.pk} is already {locked.status}.")
-        return _order_close(order=locked, status=Order.Status.CANCELLED, reason="", now=timezone.now())
+        before = locked.status
+        cancelled = _order_close(order=locked, status=Order.Status.CANCELLED, reason="", now=timezone.now())
+        audit_record(
+            actor=actor, action="broker.order_cancel", obj=cancelled,
+            before={"status": before}, after={"status": cancelled.status},
+        )
+        return cancelled
 
 
 def orders_evaluate(*, currency_code: str) -> int:
@@ -223,7 +232,7 @@ def orders_evaluate(*, currency_code: str) -> int:
     Each runs in its own transaction through `order_execute`, which re-reads the rate and the
     order under its lock, so a stale candidate list is harmless. Returns how many were run.
     """
-    price_e8 = Rate.objects.filter(currency_id=currency_code).values_list("price_e8", flat=True).first()
+    price_e8 = settlement_price_find(currency_code=currency_code)
     if price_e8 is None:
         return 0
     crossed = (
@@ -305,7 +314,7 @@ def _check_shape(
     for price in (limit_price_e8, stop_price_e8):
         if price is None:
             continue
-        if isinstance(price, bool) or not isinstance(price, int) or not 0 < price <= MAX_MINOR_UNITS:
+        if not is_minor_units(price):
             raise InvalidOrderError("Prices must be positive.")
     if type == Order.Type.STOP and time_in_force == Order.TimeInForce.IOC:
         raise InvalidOrderError("A stop order rests until triggered; it cannot be immediate-or-cancel.")
@@ -335,7 +344,7 @@ def _hold_terms(
     if type == Order.Type.LIMIT:
         worst_price = limit_price_e8
     else:
-        current = rate_price_get(currency=currency)
+        current = settlement_price_get(currency_code=currency.code)
         if type == Order.Type.STOP:
             # A stop fills at the rate when it triggers, which may gap past the stop price.
             current = max(current, stop_price_e8) if side == Side.BUY else min(current, stop_price_e8)
@@ -350,8 +359,8 @@ def _hold_terms(
     if usd_amount is not None:
         # Sized in USD: the notional is fixed, only the quantity depends on the price.
         terms = trade_terms(
-            side=side, currency=currency, usd=usd, price_e8=rate_price_get(currency=currency), fee_bps=fee_bps,
-            usd_amount=usd_amount,
+            side=side, currency=currency, usd=usd, price_e8=settlement_price_get(currency_code=currency.code),
+            fee_bps=fee_bps, usd_amount=usd_amount,
         )
         return user_usd, terms.total
     terms = trade_terms(
@@ -369,7 +378,7 @@ def _fill_terms(*, order: Order, price_e8: int) -> TradeTerms:
     return trade_terms(
         side=order.side,
         currency=Currency.objects.get(pk=order.currency_id),
-        usd=currency_get(code=settings.SETTLEMENT_CURRENCY),
+        usd=settlement_currency(),
         price_e8=price_e8,
         fee_bps=order.fee_bps,
         quantity=order.quantity,
@@ -384,7 +393,11 @@ def _order_fill(*, order: Order, price_e8: int, now: datetime) -> Order:
         terms = _fill_terms(order=order, price_e8=price_e8)
         needed = terms.total if order.side == Side.BUY else terms.quantity
         if needed > hold.amount:
-            raise PriceMovedError(f"The fill needs {needed} but the order holds {hold.amount}.")
+            held_in = settlement_currency() if order.side == Side.BUY else order.currency
+            raise PriceMovedError(
+                f"The fill needs {amount_render(needed, currency=held_in)} but the order holds "
+                f"{amount_render(hold.amount, currency=held_in)}."
+            )
         user_accounts = Account.objects.select_related("user").filter(user_id=order.user_id)
         user_usd = user_accounts.get(currency_id=settings.SETTLEMENT_CURRENCY)
         user_currency = user_accounts.get(currency_id=order.currency_id)

@@ -9,16 +9,16 @@ from django.utils import timezone
 from accounts.models import User
 from broker.errors import QuoteExpiredError, QuoteNotFoundError, QuoteUsedError
 from broker.models import Quote
+from broker.selectors import settlement_price_get
 from broker.services.market import (
-    rate_price_get,
     trade_check_currency,
     trade_check_side,
     trade_check_size,
-    user_check_can_trade,
 )
 from broker.services.trades import trade_terms
 from ledger.models import Currency
-from ledger.services import currency_get
+from ledger.selectors import settlement_currency
+from ledger.services import user_check_can_move
 
 
 def quote_create(
@@ -37,13 +37,13 @@ def quote_create(
     """
     trade_check_side(side=side)
     trade_check_size(quantity=quantity, usd_amount=usd_amount)
-    user_check_can_trade(user=user)
+    user_check_can_move(user=user)
     trade_check_currency(user=user, currency=currency)
-    price_e8 = rate_price_get(currency=currency)
+    price_e8 = settlement_price_get(currency_code=currency.code)
     terms = trade_terms(
         side=side,
         currency=currency,
-        usd=currency_get(code=settings.SETTLEMENT_CURRENCY),
+        usd=settlement_currency(),
         price_e8=price_e8,
         fee_bps=user.client.fee_bps,
         quantity=quantity,

@@ -12,11 +12,11 @@ from accounts.models import User
 from audit.services import audit_record
 from broker.errors import InvalidPriceError, SettlementCurrencyError
 from broker.models import Rate, RateHistory
-from broker.services.pricing import price_parse, price_render
+from broker.pricing import price_parse, price_render
 from broker.services.scheduling import orders_evaluation_schedule
 from ledger.models import Currency
-from ledger.money import MAX_MINOR_UNITS
-from ledger.services import currency_get
+from ledger.money import is_minor_units
+from ledger.selectors import currency_get
 
 
 def rate_update(
@@ -37,7 +37,7 @@ def rate_update(
         currency = currency_get(code=currency)
     if currency.code == settings.SETTLEMENT_CURRENCY:
         raise SettlementCurrencyError(f"{currency.code} is the settlement currency; its price is always 1.")
-    if isinstance(price_e8, bool) or not isinstance(price_e8, int) or not 0 < price_e8 <= MAX_MINOR_UNITS:
+    if not is_minor_units(price_e8):
         raise InvalidPriceError("Price must be positive.")
     now = timezone.now()
     with transaction.atomic():

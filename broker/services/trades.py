@@ -8,12 +8,11 @@ gives a quantity rounded up. The fee is charged in USD on top of a buy and out o
 
 from dataclasses import dataclass
 
-from broker.errors import QuantityTooSmallError
+from broker.errors import InvalidOrderError, QuantityTooSmallError
 from broker.models import Side
-from broker.services.fees import fee_for_notional
-from broker.services.pricing import ROUND_CEILING, ROUND_FLOOR, notional_for_quantity, quantity_for_notional
+from broker.pricing import ROUND_CEILING, ROUND_FLOOR, fee_for_notional, notional_for_quantity, quantity_for_notional
 from ledger.models import Account, Currency
-from ledger.money import minor_units_check
+from ledger.money import minor_units_bound
 from ledger.services import Leg
 
 
@@ -46,21 +45,23 @@ def trade_terms(
     Raises QuantityTooSmallError when the trade would move nothing (zero quantity, or a sale whose
     proceeds do not exceed its fee), InvalidAmountError when a figure does not fit in 64 bits.
     """
-    scales = {"quantity_scale": currency.scale, "price_e8": price_e8, "usd_scale": usd.scale}
+    scales = {"quantity_scale": currency.scale, "price_e8": price_e8, "settlement_scale": usd.scale}
     buying = side == Side.BUY
     if quantity is not None:
         notional = notional_for_quantity(quantity=quantity, rounding=ROUND_CEILING if buying else ROUND_FLOOR, **scales)
     else:
+        if usd_amount is None:
+            raise InvalidOrderError("Give exactly one of quantity or usd_amount.")
         notional = usd_amount
         quantity = quantity_for_notional(
-            usd_amount=usd_amount, rounding=ROUND_FLOOR if buying else ROUND_CEILING, **scales
+            notional=usd_amount, rounding=ROUND_FLOOR if buying else ROUND_CEILING, **scales
         )
     # A computed figure can outgrow the 64-bit columns (a huge usd_amount of a cheap coin): refused
     # as invalid_amount, like an amount that large in the request would be.
-    minor_units_check(quantity, what="The quantity")
-    minor_units_check(notional, what="The USD amount")
+    minor_units_bound(quantity, what="The quantity")
+    minor_units_bound(notional, what="The USD amount")
     fee = fee_for_notional(notional=notional, fee_bps=fee_bps)
-    minor_units_check(notional + fee, what="The total")
+    minor_units_bound(notional + fee, what="The total")
     terms = TradeTerms(quantity=quantity, price_e8=price_e8, notional=notional, fee=fee, side=side)
     if terms.quantity <= 0 or terms.notional <= 0 or terms.total <= 0:
         raise QuantityTooSmallError("The amount is too small to trade at this price after fees.")

@@ -29,21 +29,22 @@ from broker.services import (
     user_currency_revoke,
 )
 from broker.services import orders as order_services
-from broker.tests.conftest import balance, system_balance, world_state
 from core.errors import DomainError
 from ledger.errors import CurrencyNotAuthorizedError, InsufficientFundsError
 from ledger.models import Account, Hold, JournalEntry
 from ledger.verification import ledger_verify
 from tests.factories import open_account
+from tests.fixtures import balance, ledger_snapshot, system_balance
 
 pytestmark = pytest.mark.usefixtures("rates")
 
 
 def assert_rejected_without_change(error_class, call):
-    before = world_state()
+    """rejected_with for an error class (some cases accept any DomainError)."""
+    before = ledger_snapshot()
     with pytest.raises(error_class):
         call()
-    assert world_state() == before
+    assert ledger_snapshot() == before
 
 
 def test_market_buy_holds_the_slippage_margin_and_charges_the_actual_cost(alice, alice_usd, btc, tenant):
@@ -278,7 +279,7 @@ def test_executing_the_same_order_twice_fills_it_once(alice, alice_usd, btc):
 
 def test_a_crash_after_posting_rolls_the_fill_back_and_a_rerun_fills_once(alice, alice_usd, btc, monkeypatch):
     order = order_submit(user=alice, side="buy", type="market", currency=btc, quantity=1_000_000)
-    before = world_state()
+    before = ledger_snapshot()
 
     def crash(**kwargs):
         raise RuntimeError("worker killed after the journal entry was written")
@@ -287,7 +288,7 @@ def test_a_crash_after_posting_rolls_the_fill_back_and_a_rerun_fills_once(alice,
         patch.setattr(order_services, "_order_record_fill", crash)
         with pytest.raises(RuntimeError):
             order_execute(order_id=order.pk)
-    assert world_state() == before
+    assert ledger_snapshot() == before
 
     assert order_execute(order_id=order.pk).status == Order.Status.FILLED
     assert JournalEntry.objects.filter(kind="trade").count() == 1

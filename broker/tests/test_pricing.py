@@ -3,10 +3,10 @@ from decimal import Decimal
 import pytest
 
 from broker.errors import InvalidPriceError
-from broker.services.fees import fee_for_notional
-from broker.services.pricing import (
+from broker.pricing import (
     ROUND_CEILING,
     ROUND_FLOOR,
+    fee_for_notional,
     notional_for_quantity,
     price_parse,
     price_render,
@@ -25,22 +25,22 @@ def test_fee_rounds_fractions_of_a_cent_up():
 
 def test_notional_rounds_in_the_direction_asked():
     # 1 satoshi at 60,000.00 USD/BTC is 0.06 cents.
-    args = {"quantity": 1, "quantity_scale": 8, "price_e8": 60_000 * 10**8, "usd_scale": 2}
+    args = {"quantity": 1, "quantity_scale": 8, "price_e8": 60_000 * 10**8, "settlement_scale": 2}
     assert notional_for_quantity(**args, rounding=ROUND_CEILING) == 1
     assert notional_for_quantity(**args, rounding=ROUND_FLOOR) == 0
 
 
 def test_quantity_for_notional_is_exact_when_it_divides():
-    args = {"usd_amount": 60_000, "quantity_scale": 8, "price_e8": 60_000 * 10**8, "usd_scale": 2}
+    args = {"notional": 60_000, "quantity_scale": 8, "price_e8": 60_000 * 10**8, "settlement_scale": 2}
     assert quantity_for_notional(**args, rounding=ROUND_FLOOR) == 1_000_000
-    assert quantity_for_notional(**{**args, "usd_amount": 1}, rounding=ROUND_FLOOR) == 16
-    assert quantity_for_notional(**{**args, "usd_amount": 1}, rounding=ROUND_CEILING) == 17
+    assert quantity_for_notional(**{**args, "notional": 1}, rounding=ROUND_FLOOR) == 16
+    assert quantity_for_notional(**{**args, "notional": 1}, rounding=ROUND_CEILING) == 17
 
 
 def test_huge_values_stay_exact():
     big = 9_000_000_000_000_000_000
     assert notional_for_quantity(
-        quantity=big, quantity_scale=18, price_e8=big, usd_scale=2, rounding=ROUND_FLOOR
+        quantity=big, quantity_scale=18, price_e8=big, settlement_scale=2, rounding=ROUND_FLOOR
     ) == big * big * 100 // 10**26
 
 

@@ -13,9 +13,10 @@ from rest_framework.views import exception_handler
 from core.errors import DomainError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-PROBLEM_TYPE_BASE = "https://docs.example.invalid/problems/"
+# Served by core.api.problems (a URI reference relative to this host, as RFC 9457 allows).
+PROBLEM_TYPE_BASE = "/api/v1/problems/"
 
-_DRF_CODES = {
+DRF_CODES: dict[type[exceptions.APIException], str] = {
     exceptions.ParseError: "malformed_request",
     exceptions.ValidationError: "validation_error",
     exceptions.NotAuthenticated: "not_authenticated",
@@ -62,7 +63,7 @@ def problem_exception_handler(exc, context):
     response = exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: let Django log it and answer 500
-    code = next((slug for cls, slug in _DRF_CODES.items() if isinstance(exc, cls)), None) or getattr(
+    code = next((slug for cls, slug in DRF_CODES.items() if isinstance(exc, cls)), None) or getattr(
         exc, "default_code", "error"
     )
     errors = None
@@ -76,7 +77,7 @@ def problem_exception_handler(exc, context):
     return problem_response(
         status_code=response.status_code,
         code=code,
-        title=_title(response.status_code),
+        title=status_title(response.status_code),
         detail=detail,
         errors=errors,
         headers=headers,
@@ -115,11 +116,7 @@ def _validation_code(errors: dict) -> str:
     return "validation_error"
 
 
-def problem_title(status_code: int) -> str:
-    return _title(status_code)
-
-
-def _title(status_code: int) -> str:
+def status_title(status_code: int) -> str:
     return {
         400: "Invalid input",
         401: "Not authenticated",

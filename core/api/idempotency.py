@@ -56,6 +56,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
+from core.api.caller import CallerLike
 from core.api.exceptions import domain_error_response
 from core.api.renderers import FastJSONRenderer
 from core.errors import ConflictError, DomainError, InvalidInputError, RuleViolationError
@@ -112,7 +113,7 @@ def idempotent(handler):
     @functools.wraps(handler)
     def wrapper(view, request, *args, **kwargs):
         key = request.headers.get(IDEMPOTENCY_HEADER)
-        scope = getattr(request.auth, "idempotency_scope", None)
+        scope = request.auth.idempotency_scope if isinstance(request.auth, CallerLike) else None
         if key is None or scope is None:
             return handler(view, request, *args, **kwargs)
         if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():

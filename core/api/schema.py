@@ -17,12 +17,12 @@ from core.api.idempotency import IDEMPOTENCY_HEADER, MAX_KEY_LENGTH
 class ProblemSerializer(serializers.Serializer):
     """RFC 9457 problem details, as every error is answered."""
 
-    type = serializers.URLField()
+    type = serializers.CharField(help_text="A page on this host describing the code: /api/v1/problems/<code>.")
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
     code = serializers.CharField(help_text="A stable slug to switch on, e.g. insufficient_funds.")
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # the field, not Serializer.errors
         required=False, child=serializers.JSONField(), help_text="Field name → messages (validation errors)."
     )
 

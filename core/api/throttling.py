@@ -23,6 +23,8 @@ from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from core.api.caller import CallerLike
+
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PLAIN_ADDRESS = re.compile(r"^[0-9A-Fa-f:.]{1,45}$")
 
@@ -87,7 +89,7 @@ class CallerRateThrottle(FixedWindowThrottle):
     scope = "caller"
 
     def get_ident_key(self, request) -> str:
-        caller = request.auth  # an accounts.callers.Caller, or None for anonymous requests
+        caller: CallerLike | None = request.auth  # None for anonymous requests
         return f"ip:{client_address(request)}" if caller is None else caller.throttle_key
 
 

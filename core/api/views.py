@@ -7,11 +7,11 @@ from django.http import JsonResponse
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
 
-from core.api.exceptions import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, problem_title
+from core.api.exceptions import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, status_title
 
 
 def problem_json(*, status: int, code: str, detail: str, errors: dict | None = None) -> JsonResponse:
-    body = {"type": PROBLEM_TYPE_BASE + code, "title": problem_title(status), "status": status, "detail": detail,
+    body = {"type": PROBLEM_TYPE_BASE + code, "title": status_title(status), "status": status, "detail": detail,
             "code": code}
     if errors:
         body["errors"] = errors

@@ -17,13 +17,30 @@ code `invalid_amount`.
 from decimal import Decimal
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.fields import get_attribute
 
+from core.api.fields import CodeField
 from ledger.errors import InvalidAmountError
 from ledger.models import Account, Currency
 from ledger.money import AMOUNT_PATTERN, from_minor_units, to_minor_units
+from ledger.selectors import currency_active_find
+
+
+@extend_schema_field({"type": "string", "maxLength": 10, "example": "BTC"})
+class CurrencyCodeField(CodeField):
+    """A currency code in (any case); the active Currency out (400 `unknown_currency` otherwise)."""
+
+    unknown_code = "unknown_currency"
+    default_error_messages = {
+        "invalid": "A currency code such as \"BTC\" is expected.",
+        "unknown_currency": "Unknown or inactive currency {code!r}.",
+    }
+
+    def lookup(self, code: str) -> Currency | None:
+        return currency_active_find(code=code)
 
 
 class AmountField(serializers.Field):

@@ -9,40 +9,18 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
-from accounts.api.fields import ScopedIdField
 from accounts.callers import Caller
 from accounts.selectors import user_list
+from core.api.fields import ScopedIdField
 from core.errors import DomainError, InvalidInputError
-from ledger.api.fields import AmountField, AmountsMixin
+from ledger.api.fields import AmountField, AmountsMixin, CurrencyCodeField
 from ledger.errors import AccountNotFoundError, InvalidAmountError
-from ledger.models import Account, Currency, JournalEntry
+from ledger.models import Account, JournalEntry
 from ledger.money import from_minor_units
 from ledger.selectors import account_list, account_may_send_from, transfer_accounts_get
 from ledger.services import TransferRequest
 
 METADATA_MAX_BYTES = 4096
-
-
-@extend_schema_field({"type": "string", "maxLength": 10, "example": "BTC"})
-class CurrencyCodeField(serializers.Field):
-    """A currency code in (any case); the active Currency out (400 `unknown_currency` otherwise)."""
-
-    default_error_messages = {
-        "invalid": "A currency code such as \"BTC\" is expected.",
-        "unknown_currency": "Unknown or inactive currency {code!r}.",
-    }
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str) or not 0 < len(data.strip()) <= 10:
-            self.fail("invalid")
-        code = data.strip().upper()
-        currency = Currency.objects.filter(code=code, is_active=True).first()
-        if currency is None:
-            self.fail("unknown_currency", code=code)
-        return currency
-
-    def to_representation(self, value):
-        return value.code if isinstance(value, Currency) else value
 
 
 class MetadataField(serializers.JSONField):

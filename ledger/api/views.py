@@ -19,18 +19,19 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from accounts.api.base import CLIENT_PARAMETER, CallerViewMixin
-from accounts.api.fields import MAX_ID
+from core.api.fields import MAX_ID
 from accounts.api.permissions import CallerPermission
 from accounts.models import User
 from accounts.selectors import user_list
 from core.api.exceptions import domain_error_response
+from core.api.fields import ID_PATTERN
 from core.api.idempotency import idempotent
 from ledger.api.fields import AmountField
 from ledger.api.filters import AccountFilter, TransactionFilter
@@ -65,6 +66,7 @@ from ledger.history import (
 )
 from ledger.models import Account, JournalEntry
 from ledger.selectors import (
+    access_transfer_to_reverse,
     account_biggest_list,
     account_list,
     balance_list,
@@ -80,9 +82,6 @@ from ledger.services import (
     transfer_create,
     transfer_reverse,
 )
-
-ID_PATTERN = r"[0-9]+"
-
 
 AS_OF_PARAMETER = OpenApiParameter(
     "as_of", OpenApiTypes.DATETIME, description="ISO 8601 instant with its offset (…Z, …%2B02:00); now if absent."
@@ -304,12 +303,10 @@ class TransferViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveMod
     @action(detail=True, methods=["post"])
     @idempotent
     def reverse(self, request, pk=None):
-        transfer = self.get_object()
-        if self.caller.is_end_user and not _received_by(transfer, self.caller.user.pk):
-            raise PermissionDenied("End users may reverse only transfers they received.")
+        transfer = access_transfer_to_reverse(caller=self.caller, entry_id=int(pk))
         serializer = ReverseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return _created(transfer_reverse(entry=transfer, **serializer.validated_data), self)
+        return _created(transfer_reverse(entry=transfer, actor=self.caller.user, **serializer.validated_data), self)
 
 
 @extend_schema_view(list=extend_schema(parameters=[CLIENT_PARAMETER]))
@@ -379,9 +376,5 @@ def _statement_csv(statement: Statement) -> StreamingHttpResponse:
     filename = f"statement-{statement.account.pk}-{statement.start:%Y%m%dT%H%M%S}-{statement.end:%Y%m%dT%H%M%S}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-
-
-def _received_by(transfer, user_id: int) -> bool:
-    return any(posting.amount > 0 and posting.account.user_id == user_id for posting in transfer.postings.all())
 
 

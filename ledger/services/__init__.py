@@ -4,8 +4,8 @@ from ledger.services.accounts import (
     account_create,
     currency_authorization_grant,
     currency_authorization_revoke,
-    currency_get,
     system_account_get,
+    user_account_get_or_create,
 )
 from ledger.services.adjustments import adjustment_create
 from ledger.services.batches import TransferOutcome, TransferRequest, transfer_batch_create
@@ -15,6 +15,7 @@ from ledger.services.movements import (
     deposit_create,
     transfer_create,
     transfer_reverse,
+    user_check_can_move,
     withdrawal_check,
     withdrawal_create,
 )
@@ -27,7 +28,6 @@ __all__ = [
     "adjustment_create",
     "currency_authorization_grant",
     "currency_authorization_revoke",
-    "currency_get",
     "deposit_create",
     "entry_post",
     "hold_create",
@@ -38,6 +38,8 @@ __all__ = [
     "transfer_batch_create",
     "transfer_create",
     "transfer_reverse",
+    "user_account_get_or_create",
+    "user_check_can_move",
     "withdrawal_check",
     "withdrawal_create",
 ]

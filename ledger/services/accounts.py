@@ -4,21 +4,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from accounts.models import Client, User
-from ledger.errors import AlreadyExistsError, InactiveAccountError, UnknownCurrencyError
+from ledger.errors import AlreadyExistsError, InactiveAccountError
 from ledger.models import Account, Currency, CurrencyAuthorization
 
 # System accounts that may go negative: funding mirrors money outside the platform (a deposit
 # makes it negative by exactly what the client owes its users); inventory is the broker's
 # position, sourced elsewhere. Fee revenue only ever receives.
 _NEGATIVE_ALLOWED = {Account.Kind.FUNDING, Account.Kind.INVENTORY}
-
-
-def currency_get(*, code: str) -> Currency:
-    """An active currency by code (case-insensitive), or UnknownCurrencyError."""
-    try:
-        return Currency.objects.get(code=str(code).upper(), is_active=True)
-    except Currency.DoesNotExist:
-        raise UnknownCurrencyError(f"Unknown or inactive currency {code!r}.") from None
 
 
 def account_create(*, user: User, currency: Currency) -> Account:
@@ -30,6 +22,19 @@ def account_create(*, user: User, currency: Currency) -> Account:
             return Account.objects.create(client_id=user.client_id, user=user, currency=currency)
     except IntegrityError:
         raise AlreadyExistsError(f"User {user.pk} already has a {currency.code} account.") from None
+
+
+def user_account_get_or_create(*, user: User, currency: Currency) -> Account:
+    """The user's account in `currency`, opened on first use (race-safe: the unique constraint decides)."""
+    account = Account.objects.filter(user=user, currency=currency).select_related("user").first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            account_create(user=user, currency=currency)
+    except (AlreadyExistsError, IntegrityError):
+        pass
+    return Account.objects.select_related("user").get(user=user, currency=currency)
 
 
 def system_account_get(*, client: Client | int, currency: Currency | str, kind: str) -> Account:

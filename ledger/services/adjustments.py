@@ -10,7 +10,7 @@ from audit.services import audit_record
 from core.errors import InvalidInputError
 from ledger.errors import InvalidAmountError
 from ledger.models import Account, JournalEntry
-from ledger.money import MAX_MINOR_UNITS
+from ledger.money import minor_units_check
 from ledger.services.accounts import system_account_get
 from ledger.services.posting import Leg, entry_post
 
@@ -33,8 +33,9 @@ def adjustment_create(*, account: Account, amount: int, reason: str, actor) -> J
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequiredError("An adjustment needs a reason.")
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0 or abs(amount) > MAX_MINOR_UNITS:
-        raise InvalidAmountError("Adjustment amount must be a non-zero integer number of minor units.")
+    minor_units_check(
+        amount, signed=True, message="Adjustment amount must be a non-zero integer number of minor units."
+    )
     if account.kind == Account.Kind.FUNDING:
         raise InvalidAmountError("The funding account is the other side of every adjustment; adjust another account.")
     if actor is None or getattr(actor, "pk", None) is None:

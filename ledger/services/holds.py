@@ -8,9 +8,9 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.lookups import GreaterThanOrEqual
 
-from ledger.errors import InactiveAccountError, InsufficientFundsError, InvalidAmountError
+from ledger.errors import InactiveAccountError, InsufficientFundsError
 from ledger.models import Account, Hold
-from ledger.money import MAX_MINOR_UNITS
+from ledger.money import amount_render, minor_units_check
 from ledger.services.posting import _hold_close
 
 
@@ -21,8 +21,7 @@ def hold_create(*, account: Account, amount: int, reason: str = "") -> Hold:
     reserve the same money twice. Raises InvalidAmountError, InsufficientFundsError,
     InactiveAccountError.
     """
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_MINOR_UNITS:
-        raise InvalidAmountError("Hold amount must be a positive integer number of minor units.")
+    minor_units_check(amount, message="Hold amount must be a positive integer number of minor units.")
     with transaction.atomic():
         rows = Account.objects.filter(pk=account.pk, is_active=True)
         if not account.allows_negative:
@@ -31,7 +30,9 @@ def hold_create(*, account: Account, amount: int, reason: str = "") -> Hold:
         if rows.update(held=F("held") + amount) != 1:
             if not Account.objects.filter(pk=account.pk, is_active=True).exists():
                 raise InactiveAccountError(f"Account {account.pk} is inactive.")
-            raise InsufficientFundsError(f"Account {account.pk} does not have {amount} available to hold.")
+            raise InsufficientFundsError(
+                f"Account {account.pk} does not have {amount_render(amount, currency=account.currency)} available."
+            )
         return Hold.objects.create(account=account, amount=amount, reason=reason)
 
 

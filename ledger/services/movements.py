@@ -7,20 +7,21 @@ postings in memory (`entry.postings.all()` sends no query), so rendering it need
 
 from django.db import transaction
 
+from accounts.models import User
+from audit.services import audit_record
 from ledger.errors import (
     AccountNotFoundError,
     AlreadyReversedError,
     CurrencyMismatchError,
     CurrencyNotAuthorizedError,
     InactiveAccountError,
-    InvalidAmountError,
     NotAUserAccountError,
     NotReversibleError,
     SameAccountError,
     UserFrozenError,
 )
 from ledger.models import Account, Hold, JournalEntry
-from ledger.money import MAX_MINOR_UNITS
+from ledger.money import minor_units_check
 from ledger.selectors import user_is_authorized
 from ledger.services.accounts import system_account_get
 from ledger.services.posting import Leg, entry_post
@@ -125,10 +126,14 @@ def transfer_create(
     )
 
 
-def transfer_reverse(*, entry: JournalEntry, reference: str = "", metadata: dict | None = None) -> JournalEntry:
+def transfer_reverse(
+    *, entry: JournalEntry, actor: User | None = None, reference: str = "", metadata: dict | None = None
+) -> JournalEntry:
     """Undo a transfer with a new entry of opposite postings. An entry is reversed at most once.
 
-    The recipient must still hold the funds (the guarded debit refuses otherwise).
+    The recipient must still hold the funds (the guarded debit refuses otherwise). Writes one
+    `ledger.transfer_reverse` audit event in the same transaction (`actor`: the person who asked,
+    None for an API key or the system).
     Locks: the original entry row first (serialises concurrent reversals of one entry), then
     the accounts in primary-key order. The one-to-one `reverses` column is the backstop.
     Raises NotReversibleError, AlreadyReversedError, InsufficientFundsError, InactiveAccountError,
@@ -143,7 +148,7 @@ def transfer_reverse(*, entry: JournalEntry, reference: str = "", metadata: dict
         postings = list(original.postings.select_related("account__currency", "account__user"))
         for posting in postings:
             account_check_can_move(account=posting.account, check_authorization=False)
-        return _post(
+        reversal = _post(
             client_id=original.client_id,
             kind=JournalEntry.Kind.REVERSAL,
             legs=[Leg(posting.account, -posting.amount) for posting in postings],
@@ -151,6 +156,20 @@ def transfer_reverse(*, entry: JournalEntry, reference: str = "", metadata: dict
             metadata=metadata,
             reverses=original,
         )
+        audit_record(
+            actor=actor, action="ledger.transfer_reverse", obj=original, client=original.client_id,
+            after={"reversal_entry_id": reversal.pk},
+        )
+        return reversal
+
+
+def user_check_can_move(*, user: User) -> None:
+    """The one rule for "this user may move money" (ledger movements and brokerage trades alike):
+    an active, unfrozen end user. Raises InactiveAccountError, UserFrozenError."""
+    if not user.is_active or not user.is_end_user:
+        raise InactiveAccountError(f"User {user.pk} is inactive.")
+    if user.is_frozen:
+        raise UserFrozenError(f"User {user.pk} is frozen.")
 
 
 def account_check_can_move(*, account: Account, check_authorization: bool = True) -> None:
@@ -160,10 +179,7 @@ def account_check_can_move(*, account: Account, check_authorization: bool = True
     user = account.user
     if user is None:
         return
-    if not user.is_active:
-        raise InactiveAccountError(f"User {user.pk} is inactive.")
-    if user.is_frozen:
-        raise UserFrozenError(f"User {user.pk} is frozen.")
+    user_check_can_move(user=user)
     if check_authorization and not user_is_authorized(user_id=user.pk, currency_code=account.currency_id):
         raise CurrencyNotAuthorizedError(f"User {user.pk} is not authorized for {account.currency_id}.")
 
@@ -175,9 +191,7 @@ def _check_user_account(account: Account) -> None:
 
 def _check_amount(amount: int) -> None:
     # Amounts arrive parsed by ledger.money; this guards direct callers of the services.
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_MINOR_UNITS:
-        raise InvalidAmountError("Amount must be a positive integer number of minor units.")
-
+    minor_units_check(amount)
 
 def _post(*, legs: list[Leg], **entry) -> JournalEntry:
     """`entry_post`, whose entry carries the postings it wrote in leg order (the order they were

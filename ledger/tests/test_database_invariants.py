@@ -11,8 +11,8 @@ from django.db import IntegrityError, connection, transaction
 
 from ledger.models import Account, Hold, JournalEntry, Posting
 from ledger.services import hold_create, transfer_create, transfer_reverse
-from ledger.tests.snapshots import ledger_state
 from tests.factories import ClientFactory, EndUserFactory, open_account
+from tests.fixtures import ledger_snapshot
 
 
 def execute(sql: str, params: list | None = None) -> None:
@@ -57,12 +57,12 @@ def refused(constraint: str):
 
 
 def test_a_user_balance_cannot_be_set_negative(alice_usd):
-    before = ledger_state()
+    before = ledger_snapshot()
 
     with refused("ledger_account_balance_non_negative"):
         Account.objects.filter(pk=alice_usd.pk).update(balance=-1, held=0)
 
-    assert ledger_state() == before
+    assert ledger_snapshot() == before
 
 
 def test_held_cannot_exceed_the_balance(alice_usd):
@@ -98,13 +98,13 @@ def test_a_user_account_must_belong_to_a_user(alice_usd):
 
 
 def test_a_posting_cannot_be_zero(alice_usd, client_tenant):
-    before = ledger_state()
+    before = ledger_snapshot()
 
     with refused("ledger_posting_amount_non_zero"):
         entry_id = insert_entry(client_id=client_tenant.pk)
         insert_posting(entry_id=entry_id, account_id=alice_usd.pk, amount=0)
 
-    assert ledger_state() == before
+    assert ledger_snapshot() == before
 
 
 def test_a_user_has_one_account_per_currency(alice, alice_usd):
@@ -127,13 +127,13 @@ def test_an_entry_is_reversed_at_most_once(alice_usd, bob_usd):
     # given a transfer already reversed through the service
     original = transfer_create(from_account=alice_usd, to_account=bob_usd, amount=100)
     transfer_reverse(entry=original)
-    before = ledger_state()
+    before = ledger_snapshot()
 
     # when a second reversal row is written directly, then the one-to-one column refuses it
     with refused("ledger_journalentry_reverses_id|UNIQUE constraint failed: ledger_journalentry.reverses_id"):
         insert_entry(client_id=original.client_id, reverses_id=original.pk)
 
-    assert ledger_state() == before
+    assert ledger_snapshot() == before
 
 
 def test_a_hold_must_be_positive(alice_usd):
@@ -152,12 +152,12 @@ def transfer(alice_usd, bob_usd):
 
 
 def test_a_posting_cannot_be_updated(transfer):
-    before = ledger_state()
+    before = ledger_snapshot()
 
     with refused("ledger_posting rows are immutable"):
         Posting.objects.filter(entry=transfer).update(amount=5)
 
-    assert ledger_state() == before
+    assert ledger_snapshot() == before
     assert sorted(Posting.objects.filter(entry=transfer).values_list("amount", flat=True)) == [-100, 100]
 
 
@@ -180,12 +180,12 @@ def deletes_are_refused(db):
 
 
 def test_a_posting_cannot_be_deleted(deletes_are_refused, transfer):
-    before = ledger_state()
+    before = ledger_snapshot()
 
     with refused("ledger_posting rows are immutable"):
         execute("DELETE FROM ledger_posting WHERE entry_id = %s", [transfer.pk])
 
-    assert ledger_state() == before
+    assert ledger_snapshot() == before
 
 
 def test_a_journal_entry_cannot_be_deleted(deletes_are_refused, alice_usd, client_tenant):
@@ -216,7 +216,7 @@ def committed_accounts(requires_postgres):
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_an_unbalanced_entry_is_refused_at_commit(committed_accounts):
     source, destination, _ = committed_accounts
-    before = ledger_state()
+    before = ledger_snapshot()
 
     # when an entry with a single posting is written by raw SQL, then each INSERT succeeds …
     with (
@@ -229,13 +229,13 @@ def test_an_unbalanced_entry_is_refused_at_commit(committed_accounts):
     # … and COMMIT is what fails, naming the entry
     assert inserted
     assert f"journal entry {entry_id} does not balance in USD" in str(caught.value)
-    assert ledger_state() == before
+    assert ledger_snapshot() == before
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_an_entry_balanced_in_total_but_not_per_currency_is_refused_at_commit(committed_accounts):
     source, _, bitcoin = committed_accounts
-    before = ledger_state()
+    before = ledger_snapshot()
 
     with (
         pytest.raises(IntegrityError, match=r"journal entry \d+ does not balance in (USD|BTC)"),
@@ -245,7 +245,7 @@ def test_an_entry_balanced_in_total_but_not_per_currency_is_refused_at_commit(co
         insert_posting(entry_id=entry_id, account_id=source.pk, amount=-500)
         insert_posting(entry_id=entry_id, account_id=bitcoin.pk, amount=500)
 
-    assert ledger_state() == before
+    assert ledger_snapshot() == before
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -4,12 +4,11 @@ import pytest
 
 from ledger.errors import AlreadyExistsError, InactiveAccountError, UnknownCurrencyError
 from ledger.models import Account, Currency, CurrencyAuthorization
-from ledger.selectors import user_is_authorized
+from ledger.selectors import currency_get, user_is_authorized
 from ledger.services import (
     account_create,
     currency_authorization_grant,
     currency_authorization_revoke,
-    currency_get,
     system_account_get,
 )
 from tests.factories import ClientFactory, ClientStaffFactory, EndUserFactory, PlatformStaffFactory

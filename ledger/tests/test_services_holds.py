@@ -6,9 +6,9 @@ from django.utils import timezone
 from ledger.models import Account, Hold, JournalEntry
 from ledger.money import MAX_MINOR_UNITS
 from ledger.services import Leg, entry_post, hold_create, hold_release, system_account_get, withdrawal_create
-from ledger.tests.snapshots import balance_and_held, rejected_with
 from ledger.verification import ledger_verify
 from tests.factories import open_account
+from tests.fixtures import balance, rejected_with
 
 BAD_AMOUNTS = [0, -1, "100", 1.5, True, None, MAX_MINOR_UNITS + 1]
 
@@ -16,7 +16,7 @@ BAD_AMOUNTS = [0, -1, "100", 1.5, True, None, MAX_MINOR_UNITS + 1]
 def test_hold_reserves_available_funds_without_moving_the_balance(alice_usd):
     hold = hold_create(account=alice_usd, amount=60_000, reason="open order")
 
-    assert balance_and_held(alice_usd) == (100_000, 60_000)
+    assert balance(alice_usd) == (100_000, 60_000)
     hold.refresh_from_db()
     assert (hold.amount, hold.status, hold.reason, hold.closed_at) == (60_000, Hold.Status.ACTIVE, "open order", None)
     assert not JournalEntry.objects.filter(postings__account=alice_usd).exclude(kind="deposit").exists()
@@ -26,7 +26,7 @@ def test_holds_may_reserve_exactly_the_whole_balance(alice_usd):
     hold_create(account=alice_usd, amount=40_000)
     hold_create(account=alice_usd, amount=60_000)
 
-    assert balance_and_held(alice_usd) == (100_000, 100_000)
+    assert balance(alice_usd) == (100_000, 100_000)
 
 
 def test_hold_above_the_available_balance_changes_nothing(alice_usd):
@@ -54,12 +54,12 @@ def test_release_makes_the_funds_available_again(alice_usd):
 
     hold_release(hold=hold)
 
-    assert balance_and_held(alice_usd) == (100_000, 0)
+    assert balance(alice_usd) == (100_000, 0)
     hold.refresh_from_db()
     assert hold.status == Hold.Status.RELEASED
     assert hold.closed_at is not None and hold.closed_at <= timezone.now()
     withdrawal_create(account=alice_usd, amount=100_000)
-    assert balance_and_held(alice_usd) == (0, 0)
+    assert balance(alice_usd) == (0, 0)
 
 
 def test_releasing_twice_changes_nothing_the_second_time(alice_usd):
@@ -87,7 +87,7 @@ def test_releasing_a_captured_hold_changes_nothing(alice_usd, usd_funding):
 def test_capture_spends_the_held_funds_and_closes_the_hold(alice_usd, usd_funding):
     # given all 1,000.00 held: nothing is available, yet the order that holds it may spend it
     hold = hold_create(account=alice_usd, amount=100_000)
-    funding_before = balance_and_held(usd_funding)[0]
+    funding_before = balance(usd_funding)[0]
 
     entry = entry_post(
         client_id=alice_usd.client_id,
@@ -96,8 +96,8 @@ def test_capture_spends_the_held_funds_and_closes_the_hold(alice_usd, usd_fundin
         captured_holds=[hold],
     )
 
-    assert balance_and_held(alice_usd) == (0, 0)
-    assert balance_and_held(usd_funding)[0] == funding_before + 100_000
+    assert balance(alice_usd) == (0, 0)
+    assert balance(usd_funding)[0] == funding_before + 100_000
     assert Hold.objects.get(pk=hold.pk).status == Hold.Status.CAPTURED
     assert entry.postings.count() == 2
     assert ledger_verify(record=False).is_ok
@@ -112,7 +112,7 @@ def test_capture_of_a_hold_larger_than_the_debit_frees_the_rest(alice_usd, usd_f
         captured_holds=[hold],
     )
 
-    assert balance_and_held(alice_usd) == (55_000, 0)
+    assert balance(alice_usd) == (55_000, 0)
 
 
 def test_capture_does_not_let_a_debit_exceed_held_plus_available(alice_usd, usd_funding):
@@ -197,6 +197,6 @@ def test_capture_of_a_hold_on_an_account_without_a_leg_just_releases_it(alice, a
         captured_holds=[hold],
     )
 
-    assert balance_and_held(alice_usd) == (100_000, 0)
-    assert balance_and_held(alice_btc) == (5_000, 0)
-    assert balance_and_held(inventory) == (-5_000, 0)
+    assert balance(alice_usd) == (100_000, 0)
+    assert balance(alice_btc) == (5_000, 0)
+    assert balance(inventory) == (-5_000, 0)

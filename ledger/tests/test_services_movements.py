@@ -15,9 +15,9 @@ from ledger.services import (
     transfer_reverse,
     withdrawal_create,
 )
-from ledger.tests.snapshots import balance_and_held, rejected_with
 from ledger.verification import ledger_verify
 from tests.factories import ClientFactory, EndUserFactory, open_account
+from tests.fixtures import balance, rejected_with
 
 BAD_AMOUNTS = [0, -1, -100, "100", 1.5, Decimal("100"), True, False, None, MAX_MINOR_UNITS + 1, 2**64]
 
@@ -38,8 +38,8 @@ def test_deposit_credits_the_user_and_debits_the_client_funding_account(alice):
 
     # then the user holds it and funding owes it, in one balanced entry
     funding = system_account_get(client=alice.client, currency="USD", kind=Account.Kind.FUNDING)
-    assert balance_and_held(account) == (1234, 0)
-    assert balance_and_held(funding) == (-1234, 0)
+    assert balance(account) == (1234, 0)
+    assert balance(funding) == (-1234, 0)
     assert entry.kind == JournalEntry.Kind.DEPOSIT
     assert entry.client_id == alice.client_id
     assert (entry.reference, entry.metadata) == ("wire-1", {"source": "bank"})
@@ -52,7 +52,7 @@ def test_deposit_of_the_largest_amount_is_accepted(alice):
 
     deposit_create(account=account, amount=MAX_MINOR_UNITS)
 
-    assert balance_and_held(account) == (MAX_MINOR_UNITS, 0)
+    assert balance(account) == (MAX_MINOR_UNITS, 0)
 
 
 @pytest.mark.parametrize("amount", BAD_AMOUNTS)
@@ -132,19 +132,19 @@ def test_settlement_currency_needs_no_authorization(alice):
     deposit_create(account=account, amount=500)
     withdrawal_create(account=account, amount=200)
 
-    assert balance_and_held(account) == (300, 0)
+    assert balance(account) == (300, 0)
 
 
 # Withdrawals
 
 
 def test_withdrawal_debits_the_user_and_credits_funding(alice_usd, usd_funding):
-    funding_before = balance_and_held(usd_funding)[0]
+    funding_before = balance(usd_funding)[0]
 
     entry = withdrawal_create(account=alice_usd, amount=40_000, reference="payout-1")
 
-    assert balance_and_held(alice_usd) == (60_000, 0)
-    assert balance_and_held(usd_funding)[0] == funding_before + 40_000
+    assert balance(alice_usd) == (60_000, 0)
+    assert balance(usd_funding)[0] == funding_before + 40_000
     assert entry.kind == JournalEntry.Kind.WITHDRAWAL
     assert postings_of(entry) == sorted([(alice_usd.pk, -40_000), (usd_funding.pk, 40_000)])
 
@@ -152,7 +152,7 @@ def test_withdrawal_debits_the_user_and_credits_funding(alice_usd, usd_funding):
 def test_withdrawal_of_the_whole_balance_leaves_zero(alice_usd):
     withdrawal_create(account=alice_usd, amount=100_000)
 
-    assert balance_and_held(alice_usd) == (0, 0)
+    assert balance(alice_usd) == (0, 0)
 
 
 @pytest.mark.parametrize("amount", BAD_AMOUNTS)
@@ -175,7 +175,7 @@ def test_withdrawal_of_held_funds_changes_nothing(alice_usd):
     with rejected_with("insufficient_funds"):
         withdrawal_create(account=alice_usd, amount=40_001)
     withdrawal_create(account=alice_usd, amount=40_000)
-    assert balance_and_held(alice_usd) == (60_000, 60_000)
+    assert balance(alice_usd) == (60_000, 60_000)
 
 
 def test_withdrawal_for_a_frozen_user_changes_nothing(alice, alice_usd):
@@ -206,13 +206,13 @@ def test_withdrawal_in_a_revoked_currency_changes_nothing(alice, btc):
 
 
 def test_transfer_moves_the_amount_between_two_users(alice_usd, bob_usd, usd_funding):
-    funding_before = balance_and_held(usd_funding)
+    funding_before = balance(usd_funding)
 
     entry = transfer_create(from_account=alice_usd, to_account=bob_usd, amount=30_000, reference="rent")
 
-    assert balance_and_held(alice_usd) == (70_000, 0)
-    assert balance_and_held(bob_usd) == (55_000, 0)
-    assert balance_and_held(usd_funding) == funding_before
+    assert balance(alice_usd) == (70_000, 0)
+    assert balance(bob_usd) == (55_000, 0)
+    assert balance(usd_funding) == funding_before
     assert entry.kind == JournalEntry.Kind.TRANSFER
     assert entry.reference == "rent"
     assert postings_of(entry) == sorted([(alice_usd.pk, -30_000), (bob_usd.pk, 30_000)])
@@ -222,8 +222,8 @@ def test_transfer_moves_the_amount_between_two_users(alice_usd, bob_usd, usd_fun
 def test_transfer_of_the_whole_available_balance_is_accepted(alice_usd, bob_usd):
     transfer_create(from_account=alice_usd, to_account=bob_usd, amount=100_000)
 
-    assert balance_and_held(alice_usd) == (0, 0)
-    assert balance_and_held(bob_usd) == (125_000, 0)
+    assert balance(alice_usd) == (0, 0)
+    assert balance(bob_usd) == (125_000, 0)
 
 
 @pytest.mark.parametrize("amount", BAD_AMOUNTS)
@@ -346,8 +346,8 @@ def test_transfer_in_an_authorized_crypto_currency_is_accepted(alice, bob):
 
     transfer_create(from_account=alice_btc, to_account=bob_btc, amount=2_500_000)
 
-    assert balance_and_held(alice_btc) == (7_500_000, 0)
-    assert balance_and_held(bob_btc) == (2_500_000, 0)
+    assert balance(alice_btc) == (7_500_000, 0)
+    assert balance(bob_btc) == (2_500_000, 0)
 
 
 # Reversals
@@ -358,8 +358,8 @@ def test_reversal_restores_both_balances_with_opposite_postings(alice_usd, bob_u
 
     reversal = transfer_reverse(entry=original, reference="mistake", metadata={"ticket": 7})
 
-    assert balance_and_held(alice_usd) == (100_000, 0)
-    assert balance_and_held(bob_usd) == (25_000, 0)
+    assert balance(alice_usd) == (100_000, 0)
+    assert balance(bob_usd) == (25_000, 0)
     assert reversal.kind == JournalEntry.Kind.REVERSAL
     assert reversal.reverses_id == original.pk
     assert (reversal.reference, reversal.metadata) == ("mistake", {"ticket": 7})
@@ -435,5 +435,5 @@ def test_reversal_is_allowed_after_the_currency_authorization_is_revoked(alice, 
 
     transfer_reverse(entry=original)
 
-    assert balance_and_held(alice_btc) == (10_000, 0)
-    assert balance_and_held(bob_btc) == (0, 0)
+    assert balance(alice_btc) == (10_000, 0)
+    assert balance(bob_btc) == (0, 0)

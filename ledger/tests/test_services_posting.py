@@ -5,9 +5,9 @@ import pytest
 from ledger.models import Account, JournalEntry, Posting
 from ledger.money import MAX_MINOR_UNITS
 from ledger.services import Leg, entry_post, system_account_get
-from ledger.tests.snapshots import balance_and_held, ledger_state, rejected_with
 from ledger.verification import ledger_verify
 from tests.factories import open_account
+from tests.fixtures import balance, ledger_snapshot, rejected_with
 
 observed: list[int] = []
 
@@ -37,10 +37,10 @@ def test_a_multi_currency_entry_balances_per_currency(alice, alice_usd):
         ],
     )
 
-    assert balance_and_held(alice_usd) == (90_000, 0)
-    assert balance_and_held(alice_btc) == (100_000, 0)
-    assert balance_and_held(usd_inventory) == (10_000, 0)
-    assert balance_and_held(btc_inventory) == (-100_000, 0)
+    assert balance(alice_usd) == (90_000, 0)
+    assert balance(alice_btc) == (100_000, 0)
+    assert balance(usd_inventory) == (10_000, 0)
+    assert balance(btc_inventory) == (-100_000, 0)
     assert Posting.objects.filter(entry=entry).count() == 4
     assert ledger_verify(record=False).is_ok
 
@@ -59,7 +59,7 @@ def test_several_legs_on_one_account_are_applied_as_their_sum(alice_usd, bob_usd
         kind="adjustment",
         legs=[Leg(alice_usd, -60_000), Leg(alice_usd, -40_000), Leg(bob_usd, 100_000)],
     )
-    assert balance_and_held(alice_usd) == (0, 0)
+    assert balance(alice_usd) == (0, 0)
     assert Posting.objects.filter(account=alice_usd, amount__lt=0).count() == 2
 
 
@@ -133,12 +133,12 @@ def test_observers_run_inside_the_posting_transaction(alice_usd, bob_usd, settin
 
 def test_a_failing_observer_rolls_the_entry_back(alice_usd, bob_usd, settings):
     settings.LEDGER_ENTRY_OBSERVERS = ["ledger.tests.test_services_posting.refuse_entry"]
-    before = ledger_state()
+    before = ledger_snapshot()
 
     with pytest.raises(RuntimeError, match="observer refused"):
         entry_post(client_id=alice_usd.client_id, kind="adjustment", legs=[Leg(alice_usd, -1), Leg(bob_usd, 1)])
 
-    assert ledger_state() == before
+    assert ledger_snapshot() == before
 
 
 def test_postings_carry_the_running_balance_returned_by_their_update(alice, alice_usd, usd_funding):

@@ -9,6 +9,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
 from accounts.api.base import CLIENT_PARAMETER, CallerViewMixin
+from core.api.fields import ID_PATTERN
 from core.api.idempotency import idempotent
 from ledger.api.serializers import MovementSerializer, TransactionSerializer
 from ledger.selectors import entry_for_rendering
@@ -50,7 +51,7 @@ class PendingWithdrawalViewSet(
     queryset = PendingWithdrawal.objects.none()  # the model, for the schema; get_queryset scopes
     serializer_class = PendingWithdrawalSerializer
     filterset_class = None
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         return pending_withdrawal_list(caller=self.caller)

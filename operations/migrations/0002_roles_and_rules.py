@@ -1,13 +1,13 @@
-"""Create the staff role groups with their permissions, and default compliance rules.
+"""Create the staff role groups and the default compliance rules.
 
-Permissions are normally created after `migrate` finishes; they are created here first so a
-fresh database gets complete roles in one run. operations.roles keeps them complete afterwards.
+Self-contained: it freezes the group names it creates and imports no live code. The groups'
+permissions are set by operations.roles after every `migrate` (post_migrate, once every app's
+permissions exist), so a fresh database still gets complete roles in one run.
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from operations.roles import roles_sync
+ROLE_NAMES = ["Operations", "Compliance", "Read-only"]
 
 DEFAULT_RULES = [
     # (name, kind, currency, threshold_usd, threshold_minor, max_movements, window_minutes)
@@ -21,11 +21,9 @@ DEFAULT_RULES = [
 
 
 def forward(apps, schema_editor):
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    roles_sync(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"))
+    Group = apps.get_model("auth", "Group")
+    for name in ROLE_NAMES:
+        Group.objects.get_or_create(name=name)
 
     ComplianceRule = apps.get_model("operations", "ComplianceRule")
     for name, kind, currency, threshold_usd, threshold_minor, max_movements, window in DEFAULT_RULES:
@@ -43,7 +41,7 @@ def forward(apps, schema_editor):
 
 
 def reverse(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name__in=["Operations", "Compliance", "Read-only"]).delete()
+    apps.get_model("auth", "Group").objects.filter(name__in=ROLE_NAMES).delete()
 
 
 class Migration(migrations.Migration):

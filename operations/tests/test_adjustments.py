@@ -8,7 +8,7 @@ from ledger.models import Account, JournalEntry
 from ledger.services import adjustment_create, system_account_get
 from ledger.services.adjustments import ReasonRequiredError
 from ledger.verification import ledger_verify
-from operations.tests.conftest import ledger_snapshot
+from tests.fixtures import ledger_snapshot
 
 
 def test_credit_is_booked_against_the_funding_account(operations_user, alice_usd):

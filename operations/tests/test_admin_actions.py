@@ -7,7 +7,7 @@ from accounts.models import ApiKey
 from audit.models import AuditEvent
 from ledger.models import Account, JournalEntry
 from ledger.services import transfer_create
-from operations.tests.conftest import ledger_snapshot
+from tests.fixtures import ledger_snapshot
 
 
 def adjust_url(account):

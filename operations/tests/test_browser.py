@@ -154,3 +154,21 @@ def test_browsable_api_root_and_swagger_ui_load(browser, live_server, staff):
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".swagger-ui .info .title"))
     )
     assert console_errors(browser) == []
+
+
+def test_admin_index_lays_out_the_back_office_box_like_the_app_list(browser, live_server, staff):
+    from selenium.webdriver.common.by import By
+
+    browser.get(live_server.url + reverse("admin:index"))
+    box = browser.find_element(By.ID, "operations-dashboard-link")
+    link = box.find_element(By.LINK_TEXT, "Operations dashboard")
+    first_app = browser.find_element(By.CSS_SELECTOR, "#content-main .app-accounts.module")
+    # the link reads on one line (it was squeezed into a one-character column, letters stacked)
+    line_height = float(browser.execute_script("return parseFloat(getComputedStyle(arguments[0]).lineHeight)", link))
+    assert link.size["height"] < 2 * line_height, link.size
+    assert link.size["width"] > link.size["height"] * 5, link.size
+    # and the box sits in the main column, as wide as the app modules below it
+    assert box.location["x"] == first_app.location["x"]
+    assert box.size["width"] == first_app.size["width"]
+    assert box.location["y"] < first_app.location["y"]
+    assert console_errors(browser) == []

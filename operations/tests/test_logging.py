@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from config.logging import formatter
-from tests.api_fixtures import make_tenant
+from tests.fixtures import make_tenant
 
 
 @pytest.fixture

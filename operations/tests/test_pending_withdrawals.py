@@ -13,8 +13,8 @@ from core.errors import DomainError
 from ledger.models import Account, Hold, JournalEntry
 from operations.models import PendingWithdrawal, ReviewItem
 from operations.services import review_item_resolve, withdrawal_approve, withdrawal_reject, withdrawal_request
-from operations.tests.conftest import ledger_snapshot
 from tests.factories import open_account
+from tests.fixtures import balance, ledger_snapshot
 
 THRESHOLD = 50_000  # USD 500.00
 HELD = 60_000  # USD 600.00, above the threshold; Alice holds 1,000.00
@@ -42,11 +42,6 @@ def withdraw(api, auth: dict, account: Account, amount: str, **headers):
     return api.post(WITHDRAWALS_URL, {"account": account.pk, "amount": amount}, format="json", **auth, **headers)
 
 
-def balance_and_held(account: Account) -> tuple[int, int]:
-    account.refresh_from_db()
-    return account.balance, account.held
-
-
 def withdrawal_entries() -> int:
     return JournalEntry.objects.filter(kind=JournalEntry.Kind.WITHDRAWAL).count()
 
@@ -68,7 +63,7 @@ def test_withdrawal_up_to_the_threshold_leaves_at_once(review_on, api, api_auth,
     # then it is an ordinary withdrawal
     assert response.status_code == 201, response.content
     assert response.json()["amount"] == "500.00"
-    assert balance_and_held(alice_usd) == (50_000, 0)
+    assert balance(alice_usd) == (50_000, 0)
     assert not PendingWithdrawal.objects.exists()
 
 
@@ -84,7 +79,7 @@ def test_withdrawal_above_the_threshold_is_held_for_review(review_on, api, api_a
     assert body["account"] == alice_usd.pk
     assert body["amount"] == "600.00"
     assert body["transaction"] is None
-    assert balance_and_held(alice_usd) == (100_000, HELD)
+    assert balance(alice_usd) == (100_000, HELD)
     assert withdrawal_entries() == 0
     assert pending.hold.status == Hold.Status.ACTIVE and pending.hold.amount == HELD
     item = ReviewItem.objects.get(withdrawal=pending)
@@ -98,7 +93,7 @@ def test_held_withdrawal_retried_with_its_idempotency_key_is_held_once(review_on
     assert again["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
     assert PendingWithdrawal.objects.count() == 1
-    assert balance_and_held(alice_usd) == (100_000, HELD)
+    assert balance(alice_usd) == (100_000, HELD)
 
 
 def test_held_withdrawal_beyond_available_funds_changes_nothing(review_on, api, api_auth, alice_usd):
@@ -114,7 +109,7 @@ def test_with_the_setting_off_every_withdrawal_leaves_at_once(settings, api, api
     settings.WITHDRAWAL_REVIEW_THRESHOLD_USD = 0
     response = withdraw(api, api_auth, alice_usd, "900.00")
     assert response.status_code == 201
-    assert balance_and_held(alice_usd) == (10_000, 0)
+    assert balance(alice_usd) == (10_000, 0)
     assert not PendingWithdrawal.objects.exists()
 
 
@@ -178,7 +173,7 @@ def test_approval_posts_one_withdrawal_that_consumes_the_hold(request, pending, 
         [(alice_usd.pk, -HELD), (funding.pk, HELD)]
     )
     assert entry.reference == "payout-1"
-    assert balance_and_held(alice_usd) == (100_000 - HELD, 0)
+    assert balance(alice_usd) == (100_000 - HELD, 0)
     assert Hold.objects.get(pk=pending.hold_id).status == Hold.Status.CAPTURED
     assert ReviewItem.objects.get(withdrawal=pending).status == ReviewItem.Status.CLEARED
     event = AuditEvent.objects.get(action="operations.withdrawal_approved")
@@ -190,7 +185,7 @@ def test_rejection_releases_the_hold_and_moves_no_money(pending, compliance_user
     pending.refresh_from_db()
     assert pending.status == PendingWithdrawal.Status.REJECTED
     assert pending.entry is None and pending.reason == "source of funds unclear"
-    assert balance_and_held(alice_usd) == (100_000, 0)
+    assert balance(alice_usd) == (100_000, 0)
     assert withdrawal_entries() == 0
     assert Hold.objects.get(pk=pending.hold_id).status == Hold.Status.RELEASED
     assert ReviewItem.objects.get(withdrawal=pending).status == ReviewItem.Status.CLEARED
@@ -241,7 +236,7 @@ def test_approval_refused_for_a_frozen_user_leaves_the_request_pending(pending, 
     assert PendingWithdrawal.objects.get().status == PendingWithdrawal.Status.PENDING_REVIEW
     # and rejecting still makes the held amount available again
     withdrawal_reject(pending=pending, actor=compliance_user, reason="user frozen")
-    assert balance_and_held(alice_usd) == (100_000, 0)
+    assert balance(alice_usd) == (100_000, 0)
 
 
 def test_the_review_item_of_a_held_withdrawal_closes_only_with_the_decision(pending, compliance_user):
@@ -282,11 +277,11 @@ def test_approve_and_reject_racing_decide_exactly_once(requires_postgres, compli
     pending.refresh_from_db()
     if outcomes["approve"] == "won":
         assert pending.status == PendingWithdrawal.Status.APPROVED
-        assert balance_and_held(alice_usd) == (100_000 - HELD, 0)
+        assert balance(alice_usd) == (100_000 - HELD, 0)
         assert withdrawal_entries() == 1
     else:
         assert pending.status == PendingWithdrawal.Status.REJECTED
-        assert balance_and_held(alice_usd) == (100_000, 0)
+        assert balance(alice_usd) == (100_000, 0)
         assert withdrawal_entries() == 0
     assert AuditEvent.objects.filter(action__startswith="operations.withdrawal_").count() == 1
 
@@ -316,7 +311,7 @@ def test_compliance_decides_from_admin(
     response = admin_decide(client, action, pending)
     assert response.status_code == 302
     assert PendingWithdrawal.objects.get().status == status
-    assert balance_and_held(alice_usd) == (balance_after, held_after)
+    assert balance(alice_usd) == (balance_after, held_after)
 
 
 @pytest.mark.parametrize("role", ["operations_user", "read_only_user"])

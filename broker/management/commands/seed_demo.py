@@ -45,6 +45,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print only the credentials as JSON.")
+        parser.add_argument(
+            "--base-url", default="http://127.0.0.1:8000", help="Where the server listens, for the printed links."
+        )
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
@@ -63,12 +66,13 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(credentials))
             return
+        base = options["base_url"].rstrip("/")
         self.stdout.write(
             "\nDemo data ready.\n"
-            f"  Admin:        http://127.0.0.1:8000/admin/  (user {ADMIN_USERNAME!r}, password {ADMIN_PASSWORD!r})\n"
+            f"  Admin:        {base}/admin/  (user {ADMIN_USERNAME!r}, password {ADMIN_PASSWORD!r})\n"
             f"  Demo client:  id {client.pk}\n"
             f"  API key:      {plaintext}\n"
-            f"  Try:          curl -H 'Authorization: Api-Key {plaintext}' http://127.0.0.1:8000/api/v1/users/\n"
+            f"  Try:          curl -H 'Authorization: Api-Key {plaintext}' {base}/api/v1/users/\n"
         )
 
     def _admin(self) -> None:

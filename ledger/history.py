@@ -21,6 +21,7 @@ Callers pass an account they already resolved through a tenant-scoped selector o
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.db import OperationalError
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
@@ -46,7 +47,7 @@ class BalanceAsOf:
         return self.account.currency
 
 
-def accounts_with_balance_as_of(accounts: QuerySet[Account], *, as_of: datetime | None) -> QuerySet[Account]:
+def accounts_with_balance_as_of(accounts: QuerySet[Account], *, as_of: datetime | None) -> QuerySet[Any]:
     """`accounts` annotated with `balance_as_of` and `held_as_of` (minor units), in the same query.
 
     Without `as_of`, the accounts' current balance and held amount.

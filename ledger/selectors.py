@@ -87,7 +87,7 @@ def transfer_accounts_get(*, caller: Caller, ids: Iterable[int]) -> dict[int, Ac
 def account_may_send_from(*, caller: Caller, account: Account) -> bool:
     """True when `account` (already within the caller's client) is in `account_list`: any of the
     client's user accounts, or for an end user its own."""
-    return not caller.is_end_user or account.user_id == caller.user.pk
+    return not caller.is_end_user or account.user_id == caller.end_user_id
 
 
 def account_biggest_list(*, caller: Caller) -> QuerySet[Account]:
@@ -113,12 +113,12 @@ def balance_list(*, caller: Caller, user_id: int, currency: Currency | None = No
         rows = user.annotate(
             listed=FilteredRelation("accounts", condition=Q(accounts__currency_id=currency.code))
         ).values_list("listed__currency_id", Value(currency.scale), "listed__balance", "listed__held")
-    rows = list(rows)
-    if not rows:
+    found = list(rows)
+    if not found:
         return None
     balances = [
         {"currency": Currency(code=code, scale=scale), "balance": balance, "available": balance - held}
-        for code, scale, balance, held in rows
+        for code, scale, balance, held in found
         if code is not None
     ]
     if currency is not None and not balances:

@@ -50,6 +50,7 @@ import hashlib
 import json
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -172,7 +173,7 @@ def _claim(*, scope: str, key: str, request_hash: str) -> int:
     _AlreadyClaimed when a committed record exists, IdempotencyInProgressError when a request
     still running holds the key longer than settings.IDEMPOTENCY_WAIT_MS."""
     now = timezone.now()
-    values = [scope, key, request_hash, "", now, now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)]
+    values: list[Any] = [scope, key, request_hash, "", now, now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # The transaction-scoped advisory lock is what a concurrent request with the same key

@@ -321,7 +321,7 @@ def _may_see_balance(caller: Caller, account: Account) -> bool:
         return True
     if account.client_id != caller.client_id or account.kind != Account.Kind.USER:
         return False
-    return not caller.is_end_user or account.user_id == caller.user.pk
+    return not caller.is_end_user or account.user_id == caller.end_user_id
 
 
 class PostingSerializer(serializers.Serializer):

@@ -26,12 +26,11 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from accounts.api.base import CLIENT_PARAMETER, CallerViewMixin
-from core.api.fields import MAX_ID
 from accounts.api.permissions import CallerPermission
 from accounts.models import User
 from accounts.selectors import user_list
 from core.api.exceptions import domain_error_response
-from core.api.fields import ID_PATTERN
+from core.api.fields import ID_PATTERN, MAX_ID
 from core.api.idempotency import idempotent
 from ledger.api.fields import AmountField
 from ledger.api.filters import AccountFilter, TransactionFilter

@@ -202,5 +202,5 @@ def _post(*, legs: list[Leg], **entry) -> JournalEntry:
     for leg in legs:
         if not is_cached(leg.account) and leg.account.currency_id in currencies:
             leg.account.currency = currencies[leg.account.currency_id]
-    posted.reversed_by_pk = None  # just written: nothing reverses it yet
+    posted.reversed_by_pk = None  # type: ignore[attr-defined]  # just written: nothing reverses it yet
     return posted

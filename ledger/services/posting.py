@@ -118,8 +118,8 @@ def _remember_postings(*, entry: JournalEntry, postings: list[Posting]) -> None:
     prefetch would), so rendering or counting them reads no row."""
     written = Posting.objects.filter(entry=entry)
     written._result_cache = postings
-    written._prefetch_done = True
-    entry._prefetched_objects_cache = {"postings": written}
+    written._prefetch_done = True  # type: ignore[attr-defined]  # Django's prefetch protocol
+    entry._prefetched_objects_cache = {"postings": written}  # type: ignore[attr-defined]
 
 
 def _check_balanced(legs: Sequence[Leg]) -> None:

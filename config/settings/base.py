@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "ledger",
     "broker",
     "operations",
+    "chain",
 ]
 
 MIDDLEWARE = [
@@ -159,6 +160,8 @@ SPECTACULAR_SETTINGS = {
         "CurrencyKindEnum": "ledger.models.Currency.Kind",
         "JournalEntryKindEnum": "ledger.models.JournalEntry.Kind",
         "PendingWithdrawalStatusEnum": "operations.models.PendingWithdrawal.Status",
+        "ChainDepositStatusEnum": "chain.models.ChainDeposit.Status",
+        "CryptoWithdrawalStatusEnum": "chain.models.CryptoWithdrawal.Status",
     },
 }
 
@@ -190,6 +193,12 @@ LEDGER_ENTRY_OBSERVERS = env.list(
 # Withdrawals worth more than this (settlement-currency minor units, i.e. cents) are held for a
 # Compliance decision instead of leaving at once. 0 turns the review off.
 WITHDRAWAL_REVIEW_THRESHOLD_USD = env.int("WITHDRAWAL_REVIEW_THRESHOLD_USD", default=0)
+
+# Crypto rails (chain app). The BIP-39 mnemonic every custody address is derived from: from the
+# environment or a secret store only, never the database or a log. Empty: nothing can be derived.
+CHAIN_HD_SEED = env.str("CHAIN_HD_SEED", default="")
+# An Ethereum node's JSON-RPC URL (http(s)://…), or eth-tester:// for an in-process chain (tests).
+ETHEREUM_RPC_URL = env.str("ETHEREUM_RPC_URL", default="")
 
 # The currency trades settle in; every user is authorized for it.
 SETTLEMENT_CURRENCY = "USD"

@@ -13,3 +13,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"caller": "100000/min"}}
+# The well-known development mnemonic (public: never holds real coins) and the in-process chain.
+CHAIN_HD_SEED = "test test test test test test test test test test test junk"
+ETHEREUM_RPC_URL = "eth-tester://"

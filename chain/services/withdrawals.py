@@ -264,9 +264,10 @@ def _fail(withdrawal: CryptoWithdrawal, *, reason: str, actor: User | None = Non
         reference=f"failed {withdrawal.tx_hash}"[:200], metadata={"crypto_withdrawal": withdrawal.pk},
         reverses=entry,
     )
-    CryptoWithdrawal.objects.filter(pk=withdrawal.pk).update(compensating_entry=compensating)
-    withdrawal.compensating_entry = compensating
-    _set_status(withdrawal, Status.FAILED, actor=actor, failure_reason=reason[:300], finished_at=timezone.now())
+    _set_status(
+        withdrawal, Status.FAILED, actor=actor, failure_reason=reason[:300], finished_at=timezone.now(),
+        compensating_entry_id=compensating.pk,
+    )
 
 
 def _book_gas(withdrawal: CryptoWithdrawal, fee_paid: int) -> None:

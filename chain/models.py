@@ -235,6 +235,7 @@ class CryptoWithdrawal(models.Model):
         ordering = ["-id"]
         permissions = [
             ("operate_cryptowithdrawal", "Can record broadcasts and confirmations of crypto withdrawals"),
+            ("decide_cryptowithdrawal", "Can approve and reject crypto withdrawals held for review"),
         ]
         indexes = [models.Index(fields=["network", "status"])]
         constraints = [

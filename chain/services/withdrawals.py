@@ -193,9 +193,9 @@ def crypto_withdrawal_record_broadcast(*, withdrawal: CryptoWithdrawal, actor: U
         locked = _lock(withdrawal)
         _require_status(locked, Status.PENDING)
         entry = _post_withdrawal_entry(locked, reference=tx_hash)
-        CryptoWithdrawal.objects.filter(pk=locked.pk).update(entry=entry, tx_hash=tx_hash)
-        locked.entry, locked.tx_hash = entry, tx_hash
-        _set_status(locked, Status.BROADCAST, actor=actor, broadcast_at=timezone.now())
+        _set_status(
+            locked, Status.BROADCAST, actor=actor, broadcast_at=timezone.now(), entry_id=entry.pk, tx_hash=tx_hash
+        )
     return locked
 
 

@@ -38,8 +38,8 @@ INSTALLED_APPS = [
     "accounts",
     "ledger",
     "broker",
-    "operations",
     "chain",
+    "operations",
 ]
 
 MIDDLEWARE = [

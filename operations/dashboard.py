@@ -38,6 +38,7 @@ def dashboard_context() -> dict:
     from django_tasks_db.models import DBTaskResult
 
     from broker.models import Order
+    from chain.selectors import custody_reconciliation_latest
     from operations.models import ReviewItem
 
     today = timezone.now().date()
@@ -87,6 +88,7 @@ def dashboard_context() -> dict:
         "worker_backlog": DBTaskResult.objects.filter(status=TaskResultStatus.READY).count(),
         "worker_failed": DBTaskResult.objects.filter(status=TaskResultStatus.FAILED).count(),
         "verification": LedgerVerification.objects.order_by("-ran_at").first(),
+        "custody": custody_reconciliation_latest(),
         "top_clients": [
             {"name": row["client__name"], "orders": row["orders"],
              "volume": from_minor_units(row["volume"] or 0, scale=scales.get("USD", 2))}

@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from eth_account import Account as EthAccount
 
 from chain.models import ChainDeposit, CryptoWithdrawal, CustodyReconciliation, DepositAddress
@@ -231,3 +232,36 @@ def test_deposit_addresses_are_unique_per_user_and_recoverable(chain, ethereum):
     assert len({a.address for a in addresses}) == 3
     assert DepositAddress.objects.filter(is_active=True).count() == 3
     assert CryptoWithdrawal.objects.count() == 0
+
+
+def test_reconcile_custody_exits_1_and_the_dashboard_shows_a_difference(chain, funded_user, client):
+    # given: coins in the hot wallet the ledger knows nothing about
+    from chain.adapters.ethereum import EthereumAdapter
+    from tests.factories import PlatformStaffFactory
+
+    call_command("reconcile_custody", stdout=StringIO())
+    chain.send_ether(EthereumAdapter(ethereum_network()).hot_wallet_address(), 5 * GWEI)
+
+    # when
+    out = StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command("reconcile_custody", stdout=out, stderr=StringIO())
+
+    # then
+    assert exit_.value.code == 1
+    run = CustodyReconciliation.objects.latest("ran_at")
+    eth_line = next(line for line in run.lines if line["currency"] == "ETH")
+    assert eth_line["difference"] == str(5 * GWEI) and not run.is_ok
+    usdt_line = next(line for line in run.lines if line["currency"] == "USDT")
+    assert usdt_line["difference"] == "0"
+    btc_line = next(line for line in run.lines if line["currency"] == "BTC")
+    assert btc_line["checked"] is False
+    client.force_login(PlatformStaffFactory(is_superuser=True))
+    page = client.get(reverse("operations:dashboard")).content.decode()
+    assert "DIFFERS" in page and f"ethereum ETH differs by {5 * GWEI}" in page
+
+
+def ethereum_network():
+    from chain.models import Network
+
+    return Network.objects.get(code="ethereum")

@@ -42,13 +42,13 @@ def deposit(bitcoin):
 
 
 def test_one_deposit_per_network_currency_tx_and_output(deposit):
-    with refused("chain_chaindeposit_once_per_output", sqlite="UNIQUE constraint failed: chain_chaindeposit"):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO chain_chaindeposit (client_id, network_id, currency_id, tx_hash, output_index,"
-                " deposit_address_id, user_id, amount, dust, confirmations, status, detected_at)"
-                " SELECT client_id, network_id, currency_id, tx_hash, output_index, deposit_address_id, user_id,"
-                " amount, dust, 0, 'pending', detected_at FROM chain_chaindeposit WHERE id = %s", [deposit.pk],
+    unique = refused("chain_chaindeposit_once_per_output", sqlite="UNIQUE constraint failed: chain_chaindeposit")
+    with unique, connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO chain_chaindeposit (client_id, network_id, currency_id, tx_hash, output_index,"
+            " deposit_address_id, user_id, amount, dust, confirmations, status, detected_at)"
+            " SELECT client_id, network_id, currency_id, tx_hash, output_index, deposit_address_id, user_id,"
+            " amount, dust, 0, 'pending', detected_at FROM chain_chaindeposit WHERE id = %s", [deposit.pk],
             )
 
 

@@ -49,7 +49,7 @@ def test_one_deposit_per_network_currency_tx_and_output(deposit):
             " deposit_address_id, user_id, amount, dust, confirmations, status, detected_at)"
             " SELECT client_id, network_id, currency_id, tx_hash, output_index, deposit_address_id, user_id,"
             " amount, dust, 0, 'pending', detected_at FROM chain_chaindeposit WHERE id = %s", [deposit.pk],
-            )
+        )
 
 
 def test_a_deposit_cannot_be_credited_without_an_entry(deposit):

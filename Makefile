@@ -19,12 +19,15 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
 
-## run: migrate, load demo data, serve on http://$(HOST):$(PORT) with the order worker alongside (SQLite by default)
+## run: migrate, load demo data, serve on http://$(HOST):$(PORT) with the order worker, a development Ethereum
+## chain (chain_devnode) and the crypto-rail pass alongside (SQLite by default)
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	trap 'kill 0' EXIT INT TERM; \
+	$(BIN)/python manage.py chain_devnode & \
 	$(BIN)/python manage.py db_worker & \
+	$(BIN)/python manage.py chain_process --every 10 & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## test: the whole suite; SQLite by default, PostgreSQL with DATABASE_URL=postgres://...

@@ -1,9 +1,10 @@
 """A development Ethereum node: eth-tester's py-evm chain served over HTTP JSON-RPC on localhost.
 
 An in-process chain lives in one process, and `make run` runs two (runserver and db_worker):
-both point ETHEREUM_RPC_URL at this node instead, and talk to it through the same web3 HTTP
-provider production uses with a real node. Development only: the chain starts empty on every
-start, its accounts are eth-tester's well-known unlocked ones, and it listens on 127.0.0.1.
+both point ETHEREUM_RPC_URL (http://127.0.0.1:8545 in development) at this node instead, and
+talk to it through the same web3 HTTP provider production uses with a real node. Development
+only: the chain starts empty on every start, its accounts are eth-tester's well-known unlocked
+ones, and it listens on 127.0.0.1.
 
 At start it deploys the test ERC-20 that plays USDT and points the `ethereum` network's USDT
 asset at it, and rewinds the network's scan cursor to the new chain. It mines an empty block every
@@ -18,7 +19,9 @@ import json
 import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
@@ -81,10 +84,15 @@ class Command(BaseCommand):
     help = "Serve a development Ethereum chain (eth-tester, py-evm) over JSON-RPC on localhost."
 
     def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=8545)
         parser.add_argument("--block-time", type=float, default=5.0, help="Seconds between empty blocks.")
 
-    def handle(self, *args, port: int, block_time: float, **options):
+    def handle(self, *args, block_time: float, **options):
+        url = urlsplit(settings.ETHEREUM_RPC_URL)
+        if not settings.DEBUG or url.scheme != "http" or url.hostname not in ("127.0.0.1", "localhost"):
+            # A configured node (or production) is never shadowed, nor its token address rewritten.
+            self.stdout.write("ETHEREUM_RPC_URL is not a local http URL (or DEBUG is off): no development chain.")
+            return
+        port = url.port or 80
         w3 = Web3(EthereumTesterProvider())
         funder = w3.eth.accounts[0]
         token = token_deploy(w3, deployer=funder)
@@ -96,7 +104,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot listen on 127.0.0.1:{port}: {error}") from None
         server.timeout = min(block_time, 1.0)
         self.stdout.write(
-            f"development chain on http://127.0.0.1:{port} (chain id {w3.eth.chain_id}); USDT at {token.address}; "
+            f"development chain on {settings.ETHEREUM_RPC_URL} (chain id {w3.eth.chain_id}); USDT at {token.address}; "
             f"unlocked funder {funder}"
         )
         next_block = time.monotonic() + block_time

@@ -9,6 +9,7 @@ Invariants:
   is no longer on the chain before the threshold is `dropped` and never credited.
 """
 
+import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -17,9 +18,12 @@ from django.utils import timezone
 from audit.services import audit_record
 from chain.adapters import IncomingTransfer, TxState, adapter_for
 from chain.models import ChainDeposit, DepositAddress, Network, NetworkAsset
+from core.errors import DomainError
 from ledger.errors import AlreadyExistsError
 from ledger.models import Account, JournalEntry
 from ledger.services import Leg, account_create, entry_post, system_account_get
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,11 @@ def chain_deposits_scan(*, network: Network) -> ScanResult:
             )
             deposit.confirmations = status.confirmations
         if deposit.confirmations >= network.confirmations_required:
-            credited += chain_deposit_credit(deposit=deposit) is not None
+            try:
+                credited += chain_deposit_credit(deposit=deposit) is not None
+            except DomainError as error:
+                # e.g. the user was deactivated: the deposit stays pending, visible, for staff.
+                logger.warning("chain deposit not credited", extra={"deposit": deposit.pk, "error": error.code})
     return ScanResult(detected=detected, credited=credited, dropped=dropped)
 
 

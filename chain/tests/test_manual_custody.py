@@ -177,3 +177,21 @@ def test_an_unavailable_manual_address_pool_is_a_clear_conflict():
     with rejected_with("no_deposit_address_available"):
         deposit_address_assign(user=user, asset=network_asset_get(currency=Network.objects.get(
             code="bitcoin").assets.get().currency))
+
+
+def test_a_deposit_for_a_deactivated_user_without_an_account_stays_pending(tmp_path, pool):
+    from accounts.models import User
+
+    user = EndUserFactory()
+    address, _ = deposit_address_assign(user=user, asset=network_asset_get(currency=pool.assets.get().currency))
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    report = tmp_path / "report.csv"
+    report.write_text("network,tx_hash,output_index,address,currency,amount,confirmations\n"
+                      f"bitcoin,{'cd' * 32},0,{address.address},BTC,5000,6\n")
+    call_command("import_chain_deposits", str(report), stdout=StringIO())
+
+    counts = chain_process(network_code="bitcoin")
+
+    assert counts["credited"] == 0
+    assert ChainDeposit.objects.get().status == "pending"
+    assert not JournalEntry.objects.filter(kind="deposit").exists()

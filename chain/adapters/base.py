@@ -52,6 +52,8 @@ class CustodyAdapter(ABC):
 
     #: Manual custody: staff send from cold storage and record hashes and confirmations in admin.
     is_manual: bool = False
+    #: HD indexes below this are reserved (the hot wallet); deposit addresses start here.
+    first_deposit_index: int = 0
 
     def __init__(self, network: Network):
         self.network = network
@@ -59,6 +61,10 @@ class CustodyAdapter(ABC):
     @abstractmethod
     def derive_address(self, index: int) -> str:
         """The deposit address at HD index `index` (recoverable from the seed alone)."""
+
+    def hot_wallet_address(self) -> str | None:
+        """Our sending address, if this adapter signs (None for manual custody)."""
+        return None
 
     @abstractmethod
     def incoming_transfers(

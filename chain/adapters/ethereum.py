@@ -86,6 +86,8 @@ def hd_account(index: int) -> LocalAccount:
 
 
 class EthereumAdapter(CustodyAdapter):
+    first_deposit_index = HOT_WALLET_INDEX + 1
+
     def __init__(self, network):
         super().__init__(network)
         self._w3: Web3 | None = None

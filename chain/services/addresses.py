@@ -7,7 +7,6 @@ from django.utils import timezone
 from accounts.models import User
 from audit.services import audit_record
 from chain.adapters import adapter_for
-from chain.adapters.ethereum import HOT_WALLET_INDEX
 from chain.addresses import address_normalize
 from chain.errors import InvalidAddressError, NoDepositAddressError, WrongNetworkError
 from chain.models import DepositAddress, Network, NetworkAsset
@@ -61,7 +60,7 @@ def deposit_address_assign(*, user: User, asset: NetworkAsset) -> tuple[DepositA
                 address = _take_from_pool(network=network, user=user)
             else:
                 last = DepositAddress.objects.filter(network=network).aggregate(last=Max("derivation_index"))["last"]
-                index = max(last if last is not None else HOT_WALLET_INDEX, HOT_WALLET_INDEX) + 1
+                index = max(last + 1 if last is not None else 0, adapter.first_deposit_index)
                 address = DepositAddress.objects.create(
                     network=network, client_id=user.client_id, user=user, address=adapter.derive_address(index),
                     derivation_index=index, assigned_at=timezone.now(),

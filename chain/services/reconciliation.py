@@ -13,7 +13,6 @@ Networks under manual custody cannot be observed from here and are listed as not
 from django.db.models import Sum
 
 from chain.adapters import adapter_for
-from chain.adapters.ethereum import HOT_WALLET_INDEX
 from chain.errors import ChainUnavailableError, CustodyConfigurationError
 from chain.models import ChainDeposit, CustodyReconciliation, DepositAddress, Network, NetworkAsset
 from ledger.models import Account
@@ -31,7 +30,9 @@ def custody_reconcile() -> CustodyReconciliation:
             addresses = list(DepositAddress.objects.filter(
                 network=network, derivation_index__isnull=False).values_list("address", flat=True))
             try:
-                addresses.insert(0, adapter.derive_address(HOT_WALLET_INDEX))
+                hot_wallet = adapter.hot_wallet_address()
+                if hot_wallet:
+                    addresses.insert(0, hot_wallet)
                 on_chain = sum(adapter.balance(address=address, asset=asset) or 0 for address in addresses)
             except (ChainUnavailableError, CustodyConfigurationError) as error:
                 lines.append({"network": network.code, "currency": asset.currency_id, "checked": False,

@@ -286,7 +286,8 @@ def _sources(network: Network, adapter) -> list[str]:
     derived = DepositAddress.objects.filter(network=network, derivation_index__isnull=False).order_by(
         "derivation_index"
     )
-    return [adapter.hot_wallet_address(), *derived.values_list("address", flat=True)]
+    hot_wallet = adapter.hot_wallet_address()
+    return [*([hot_wallet] if hot_wallet else []), *derived.values_list("address", flat=True)]
 
 
 def _recorded_nonces(network: Network) -> dict[str, int]:

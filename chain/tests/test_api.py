@@ -230,3 +230,19 @@ def test_end_users_have_no_access_to_crypto_rails(api, tenant, eth_account):
                                                         "amount": "0.1"}, format="json", **auth)
     assert response.status_code == 403
     assert not Account.objects.filter(held__gt=0, currency="ETH").exists()
+
+
+def test_an_unreachable_node_is_a_503_and_the_pass_goes_on(api, tenant, eth_account, settings):
+    # given: a node URL nothing listens on
+    settings.ETHEREUM_RPC_URL = "http://127.0.0.1:9"
+    before = ledger_snapshot()
+
+    # when
+    response = _withdraw(api, tenant, eth_account)
+    counts = chain_process()
+
+    # then
+    assert response.status_code == 503 and response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "chain_unavailable"
+    assert ledger_snapshot() == before and not CryptoWithdrawal.objects.exists()
+    assert counts["errors"] == 1

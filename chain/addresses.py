@@ -8,18 +8,18 @@ reference code).
 """
 
 import base58
-import bech32m
+import bech32m  # type: ignore[import-untyped]
 from eth_utils import is_checksum_address
 
 from chain.errors import InvalidAddressError
 from chain.models import Network
 
 # Base58check version bytes: P2PKH and P2SH.
-_BASE58_VERSIONS = {
+_BASE58_VERSIONS: dict[str, set[int]] = {
     Network.AddressKind.BITCOIN: {0x00, 0x05},
     Network.AddressKind.BITCOIN_TESTNET: {0x6F, 0xC4},
 }
-_BECH32_HRP = {Network.AddressKind.BITCOIN: "bc", Network.AddressKind.BITCOIN_TESTNET: "tb"}
+_BECH32_HRP: dict[str, str] = {Network.AddressKind.BITCOIN: "bc", Network.AddressKind.BITCOIN_TESTNET: "tb"}
 
 
 def address_normalize(*, network: Network, address: str) -> str:

@@ -16,7 +16,7 @@ def deposit_address_list(*, caller: Caller, user_id: int) -> QuerySet[DepositAdd
 def chain_deposit_list(*, caller: Caller) -> QuerySet[ChainDeposit]:
     deposits = scope_to_caller(ChainDeposit.objects.all(), caller).select_related("network", "currency")
     if caller.is_end_user:
-        deposits = deposits.filter(user_id=caller.user.pk)
+        deposits = deposits.filter(user=caller.user)
     return deposits
 
 
@@ -25,7 +25,7 @@ def crypto_withdrawal_list(*, caller: Caller) -> QuerySet[CryptoWithdrawal]:
         "network", "account__currency"
     )
     if caller.is_end_user:
-        withdrawals = withdrawals.filter(user_id=caller.user.pk)
+        withdrawals = withdrawals.filter(user=caller.user)
     return withdrawals
 
 

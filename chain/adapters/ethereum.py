@@ -15,10 +15,12 @@ ledger's precision of ether (gwei), so the fee paid is exactly representable in 
 
 import functools
 from collections.abc import Collection, Mapping
+from typing import Any, cast
 
 from django.conf import settings
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3Exception
 
@@ -130,7 +132,7 @@ class EthereumAdapter(CustodyAdapter):
         found = []
         for number in range(first, last + 1):
             block = self.w3.eth.get_block(number, full_transactions=True)
-            for tx in block["transactions"]:
+            for tx in cast(list[dict[str, Any]], block["transactions"]):
                 to = (tx.get("to") or "").lower()
                 if to in ours and tx["value"] > 0:
                     receipt = self.w3.eth.get_transaction_receipt(tx["hash"])
@@ -175,7 +177,7 @@ class EthereumAdapter(CustodyAdapter):
                 self.w3.eth.get_transaction_count(signer.address, "pending"),
                 recorded_nonces.get(signer.address, -1) + 1,
             )
-            tx = {"nonce": nonce, "gas": gas, "gasPrice": gas_price, "chainId": self.w3.eth.chain_id}
+            tx: dict[str, Any] = {"nonce": nonce, "gas": gas, "gasPrice": gas_price, "chainId": self.w3.eth.chain_id}
             if asset.is_native:
                 tx.update(to=withdrawal.address, value=value, data=b"")
             else:
@@ -192,7 +194,7 @@ class EthereumAdapter(CustodyAdapter):
             if self._is_known(withdrawal.tx_hash):
                 return withdrawal.tx_hash
             try:
-                sent = self.w3.eth.send_raw_transaction(withdrawal.signed_tx)
+                sent = self.w3.eth.send_raw_transaction(HexStr(withdrawal.signed_tx))
             except (ValueError, Web3Exception) as error:
                 if self._is_known(withdrawal.tx_hash):
                     return withdrawal.tx_hash
@@ -202,7 +204,7 @@ class EthereumAdapter(CustodyAdapter):
     def tx_status(self, tx_hash: str) -> TxStatus | None:
         with _node_errors():
             try:
-                receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+                receipt = self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
             except TransactionNotFound:
                 return TxStatus(state=TxState.PENDING if self._is_known(tx_hash) else TxState.MISSING)
             latest = self.w3.eth.block_number
@@ -243,10 +245,10 @@ class EthereumAdapter(CustodyAdapter):
 
     def _source_with_funds(self, *, asset: NetworkAsset, sources: list[str], value: int, gas_cost: int) -> str:
         for source in sources:
-            ether = self.w3.eth.get_balance(source)
+            ether = self.w3.eth.get_balance(Web3.to_checksum_address(source))
             if asset.is_native and ether >= value + gas_cost:
                 return source
-            if not asset.is_native and ether >= gas_cost and self.balance(address=source, asset=asset) >= value:
+            if not asset.is_native and ether >= gas_cost and (self.balance(address=source, asset=asset) or 0) >= value:
                 return source
         raise ChainUnavailableError(
             f"No custody address holds {value} base units of {asset} plus gas; top up the hot wallet."
@@ -257,13 +259,16 @@ class EthereumAdapter(CustodyAdapter):
 
         if address == self.hot_wallet_address():
             return HOT_WALLET_INDEX
-        return DepositAddress.objects.get(network=self.network, address=address).derivation_index
+        index = DepositAddress.objects.get(network=self.network, address=address).derivation_index
+        if index is None:
+            raise CustodyConfigurationError(f"{address} is not derived from the seed; it cannot sign here.")
+        return index
 
     def _is_known(self, tx_hash: str) -> bool:
         if not tx_hash:
             return False
         try:
-            self.w3.eth.get_transaction(tx_hash)
+            self.w3.eth.get_transaction(HexStr(tx_hash))
         except TransactionNotFound:
             return False
         return True

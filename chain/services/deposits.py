@@ -117,6 +117,8 @@ def chain_deposit_credit(*, deposit: ChainDeposit) -> JournalEntry | None:
 def _record(*, network: Network, transfer: IncomingTransfer) -> bool:
     """Insert the deposit if it is new; True when it was."""
     address = DepositAddress.objects.get(network=network, address=transfer.address, user__isnull=False)
+    if address.user_id is None or address.client_id is None:  # the filter above; says so to the type checker
+        raise DepositAddress.DoesNotExist(transfer.address)
     asset = NetworkAsset.objects.select_related("currency").get(network=network, currency_id=transfer.currency_code)
     factor = 10 ** (asset.chain_decimals - asset.currency.scale)
     amount, dust = divmod(transfer.chain_amount, factor)

@@ -16,6 +16,7 @@ the ledger's own (accounts in primary-key order, then holds).
 """
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.db import transaction
 from django.db.models import Max
@@ -68,7 +69,7 @@ def crypto_withdrawal_submit(*, request: WithdrawalRequest) -> CryptoWithdrawal:
     with transaction.atomic():
         hold = hold_create(account=account, amount=request.amount + fee, reason="crypto withdrawal")
         withdrawal = CryptoWithdrawal.objects.create(
-            client_id=account.client_id, user_id=account.user_id, account=account, network=asset.network,
+            client_id=account.client_id, user_id=cast(int, account.user_id), account=account, network=asset.network,
             address=address, amount=request.amount, network_fee=fee, hold=hold,
             status=Status.PENDING_REVIEW if needs_review else Status.PENDING,
             reference=request.reference, metadata=request.metadata,
@@ -137,6 +138,8 @@ def crypto_withdrawal_send(*, withdrawal_id: int) -> CryptoWithdrawal:
             signed = adapter.sign_withdrawal(
                 locked, sources=_sources(locked.network, adapter), recorded_nonces=_recorded_nonces(locked.network)
             )
+            if signed is None:
+                return locked
             entry = _post_withdrawal_entry(locked, reference=signed.tx_hash)
             CryptoWithdrawal.objects.filter(pk=locked.pk).update(
                 status=Status.BROADCASTING, signed_tx=signed.raw, tx_hash=signed.tx_hash, nonce=signed.nonce,
@@ -258,6 +261,8 @@ def _post_withdrawal_entry(withdrawal: CryptoWithdrawal, *, reference: str) -> J
 
 def _fail(withdrawal: CryptoWithdrawal, *, reason: str, actor: User | None = None) -> None:
     entry = withdrawal.entry
+    if entry is None:
+        raise WithdrawalStateError(f"Withdrawal {withdrawal.pk} has no entry to compensate.")
     compensating = entry_post(
         client_id=withdrawal.client_id, kind=JournalEntry.Kind.REVERSAL,
         legs=[Leg(posting.account, -posting.amount) for posting in entry.postings.select_related("account")],

@@ -93,7 +93,11 @@ class Command(BaseCommand):
             self.stdout.write("ETHEREUM_RPC_URL is not a local http URL (or DEBUG is off): no development chain.")
             return
         port = url.port or 80
-        w3 = Web3(EthereumTesterProvider())
+        provider = EthereumTesterProvider()
+        tester = provider.ethereum_tester
+        if tester is None:
+            raise CommandError("eth-tester did not start.")
+        w3 = Web3(provider)
         funder = w3.eth.accounts[0]
         token = token_deploy(w3, deployer=funder)
         usdt_point_at(token.address)
@@ -112,7 +116,7 @@ class Command(BaseCommand):
             while True:
                 server.handle_request()
                 if time.monotonic() >= next_block:
-                    w3.provider.ethereum_tester.mine_blocks(1)
+                    tester.mine_blocks(1)
                     next_block = time.monotonic() + block_time
         except KeyboardInterrupt:
             pass

@@ -33,7 +33,7 @@ from chain.adapters.base import (
     TxStatus,
 )
 from chain.errors import ChainUnavailableError, CustodyConfigurationError
-from chain.models import CryptoWithdrawal, NetworkAsset
+from chain.models import CryptoWithdrawal, Network, NetworkAsset
 
 HOT_WALLET_INDEX = 0
 DERIVATION_PATH = "m/44'/60'/0'/0/{index}"
@@ -90,7 +90,7 @@ def hd_account(index: int) -> LocalAccount:
 class EthereumAdapter(CustodyAdapter):
     first_deposit_index = HOT_WALLET_INDEX + 1
 
-    def __init__(self, network):
+    def __init__(self, network: Network):
         super().__init__(network)
         self._w3: Web3 | None = None
 

@@ -97,4 +97,5 @@ class CustodyAdapter(ABC):
 
 
 class BroadcastRejectedError(Exception):
-    """The node refused the transaction for good (not a transient error)."""
+    """The transaction can never be mined (its nonce was used by another one): it has failed.
+    Any other refusal is transient and raised as ChainUnavailableError, to be retried."""

@@ -21,6 +21,7 @@ from django.conf import settings
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
+from eth_utils.exceptions import ValidationError as EthValidationError
 from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3Exception
 
@@ -195,10 +196,19 @@ class EthereumAdapter(CustodyAdapter):
                 return withdrawal.tx_hash
             try:
                 sent = self.w3.eth.send_raw_transaction(HexStr(withdrawal.signed_tx))
-            except (ValueError, Web3Exception) as error:
+            except (ValueError, Web3Exception, EthValidationError) as error:
                 if self._is_known(withdrawal.tx_hash):
                     return withdrawal.tx_hash
-                raise BroadcastRejectedError(str(error)[:300]) from None
+                # Only a nonce consumed by another transaction makes ours impossible for good; any
+                # other refusal (fees, funds, a busy node) may pass later, so it is retried.
+                mined = self.w3.eth.get_transaction_count(
+                    Web3.to_checksum_address(withdrawal.source_address), "latest"
+                )
+                if withdrawal.nonce is not None and mined > withdrawal.nonce:
+                    raise BroadcastRejectedError(
+                        f"nonce {withdrawal.nonce} was used by another transaction: {error}"[:300]
+                    ) from None
+                raise ChainUnavailableError(f"The node did not accept the transaction yet: {error}") from None
         return _hex(sent)
 
     def tx_status(self, tx_hash: str) -> TxStatus | None:

@@ -265,3 +265,74 @@ def ethereum_network():
     from chain.models import Network
 
     return Network.objects.get(code="ethereum")
+
+
+def _crash_before_broadcast(monkeypatch, withdrawal):
+    from chain.adapters.ethereum import EthereumAdapter
+
+    real_send = EthereumAdapter.send_withdrawal
+
+    def crash(self, withdrawal):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(EthereumAdapter, "send_withdrawal", crash)
+    with pytest.raises(SystemExit):
+        crypto_withdrawal_send(withdrawal_id=withdrawal.pk)
+    monkeypatch.setattr(EthereumAdapter, "send_withdrawal", real_send)
+    withdrawal.refresh_from_db()
+
+
+def test_a_node_refusing_a_broadcast_for_now_leaves_it_to_retry(chain, funded_user, monkeypatch):
+    # given: a signed withdrawal the node refuses once (busy, fees …)
+    _, eth, _, _ = funded_user
+    recipient = EthAccount.create().address
+    withdrawal = crypto_withdrawal_submit(request=WithdrawalRequest(account=eth, address=recipient, amount=GWEI))
+    _crash_before_broadcast(monkeypatch, withdrawal)
+    real_send_raw = type(chain.w3.eth).send_raw_transaction
+
+    def refuse(self, raw):
+        raise ValueError("node busy")
+
+    monkeypatch.setattr(type(chain.w3.eth), "send_raw_transaction", refuse)
+
+    # when
+    counts = chain_process()
+
+    # then: still broadcasting, nothing refunded, nothing sent
+    withdrawal.refresh_from_db()
+    assert counts["errors"] == 1 and withdrawal.status == "broadcasting"
+    assert withdrawal.compensating_entry_id is None and chain.ether(recipient) == 0
+
+    # when: the node accepts again
+    monkeypatch.setattr(type(chain.w3.eth), "send_raw_transaction", real_send_raw)
+    chain_process()
+
+    # then
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == "broadcast" and chain.ether(recipient) == GWEI * GWEI
+
+
+def test_a_signed_transaction_whose_nonce_another_took_fails_and_is_compensated(chain, funded_user, monkeypatch):
+    # given: a signed, recorded, not broadcast withdrawal, and another transaction from the same
+    # address with the same nonce mined first
+    from chain.adapters.ethereum import hd_account
+
+    _, eth, _, address = funded_user
+    recipient = EthAccount.create().address
+    withdrawal = crypto_withdrawal_submit(request=WithdrawalRequest(account=eth, address=recipient, amount=GWEI))
+    _crash_before_broadcast(monkeypatch, withdrawal)
+    signer = hd_account(DepositAddress.objects.get(address=withdrawal.source_address).derivation_index)
+    other = signer.sign_transaction({"to": chain.funder, "value": 1, "gas": 21_000, "gasPrice": 10**9,
+                                     "nonce": withdrawal.nonce, "chainId": chain.w3.eth.chain_id})
+    chain.w3.eth.send_raw_transaction(other.raw_transaction)
+
+    # when
+    chain_process()
+
+    # then: failed, reversed visibly, nothing reached the recipient
+    withdrawal.refresh_from_db()
+    eth.refresh_from_db()
+    assert withdrawal.status == "failed" and "nonce" in withdrawal.failure_reason
+    assert withdrawal.compensating_entry.reverses_id == withdrawal.entry_id
+    assert (eth.balance, eth.held) == (2 * GWEI, 0)
+    assert chain.ether(recipient) == 0

@@ -70,7 +70,8 @@ class CustodyAdapter(ABC):
     def incoming_transfers(
         self, *, since_cursor: int, addresses: Collection[str]
     ) -> tuple[list[IncomingTransfer], int]:
-        """Transfers to `addresses` from block `since_cursor` on, and the cursor to resume from."""
+        """Transfers to `addresses` from block `since_cursor` on (re-reading recent blocks as the
+        chain needs, against reorganisations), and the cursor the next pass resumes from."""
 
     @abstractmethod
     def sign_withdrawal(

@@ -90,6 +90,7 @@ def hd_account(index: int) -> LocalAccount:
 
 class EthereumAdapter(CustodyAdapter):
     first_deposit_index = HOT_WALLET_INDEX + 1
+    max_blocks_per_scan = 500
 
     def __init__(self, network: Network):
         super().__init__(network)
@@ -120,14 +121,20 @@ class EthereumAdapter(CustodyAdapter):
             latest = self.w3.eth.block_number
             if since_cursor > latest or not ours:
                 return [], latest + 1
+            # Recent blocks are read again: after a reorganisation they may hold transfers the
+            # replaced blocks did not. Nodes cap log queries and each block is a request, so a pass
+            # reads at most `max_blocks_per_scan` blocks, always moving past the cursor.
+            rescan = min(self.network.confirmations_required, self.max_blocks_per_scan // 2)
+            first = max(since_cursor - rescan, 0)
+            last = min(latest, first + self.max_blocks_per_scan - 1)
             transfers = []
             native = next((asset for asset in assets if asset.is_native), None)
             if native is not None:
-                transfers += self._native_transfers(since_cursor, latest, ours, native)
+                transfers += self._native_transfers(first, last, ours, native)
             for asset in assets:
                 if not asset.is_native:
-                    transfers += self._token_transfers(since_cursor, latest, ours, asset)
-        return transfers, latest + 1
+                    transfers += self._token_transfers(first, last, ours, asset)
+        return transfers, last + 1
 
     def _native_transfers(self, first: int, last: int, ours: dict, asset: NetworkAsset) -> list[IncomingTransfer]:
         found = []

@@ -35,15 +35,14 @@ class ScanResult:
 
 def chain_deposits_scan(*, network: Network) -> ScanResult:
     """One watcher pass: record new transfers to our addresses, then refresh every pending
-    deposit's confirmations and credit or drop it. Re-reads the last `confirmations_required`
-    blocks so a transfer re-mined after a reorg is found again.
+    deposit's confirmations and credit or drop it. The adapter re-reads recent blocks, so a
+    transfer that only appears after a reorganisation is found too.
     Raises ChainUnavailableError (nothing half-done: each deposit is its own transaction)."""
     adapter = adapter_for(network)
     addresses = list(
         DepositAddress.objects.filter(network=network, user__isnull=False).values_list("address", flat=True)
     )
-    since = max(network.scan_cursor - network.confirmations_required, 0)
-    transfers, cursor = adapter.incoming_transfers(since_cursor=since, addresses=addresses)
+    transfers, cursor = adapter.incoming_transfers(since_cursor=network.scan_cursor, addresses=addresses)
     detected = sum(1 for transfer in transfers if _record(network=network, transfer=transfer))
     Network.objects.filter(pk=network.pk).update(scan_cursor=max(cursor, network.scan_cursor))
     credited = dropped = 0

@@ -89,15 +89,21 @@ def test_a_deposit_reorganised_away_before_the_threshold_is_dropped_never_credit
     chain_process()
     assert ChainDeposit.objects.get().status == "pending"
 
-    # when: the chain reorganises without it, and grows past the threshold
+    dropped_hash = ChainDeposit.objects.get().tx_hash
+
+    # when: the chain reorganises without it (another transfer takes its block height, below the
+    # watcher's cursor), and grows past the threshold
     chain.tester.revert_to_snapshot(snapshot)
+    chain.send_ether(address.address, 3 * 10**17)
     chain.mine(5)
     chain_process()
 
-    # then
-    assert ChainDeposit.objects.get().status == "dropped"
-    assert not JournalEntry.objects.filter(kind="deposit").exists()
-    assert not Account.objects.filter(user=user).exists()
+    # then: the vanished one is dropped, never credited; the one only the new chain has is found
+    assert ChainDeposit.objects.get(tx_hash=dropped_hash).status == "dropped"
+    replacement = ChainDeposit.objects.exclude(tx_hash=dropped_hash).get()
+    assert replacement.status == "credited"
+    assert JournalEntry.objects.filter(kind="deposit").count() == 1
+    assert Account.objects.get(user=user).balance == 3 * 10**8
 
 
 def test_ether_withdrawal_reaches_the_recipient_exactly_and_everything_reconciles(chain, funded_user):
@@ -336,3 +342,24 @@ def test_a_signed_transaction_whose_nonce_another_took_fails_and_is_compensated(
     assert withdrawal.compensating_entry.reverses_id == withdrawal.entry_id
     assert (eth.balance, eth.held) == (2 * GWEI, 0)
     assert chain.ether(recipient) == 0
+
+
+def test_the_watcher_reads_a_bounded_range_per_pass_and_catches_up(chain, ethereum, monkeypatch):
+    # given: a deposit buried under many blocks, and passes that read 4 blocks each (2 of them again)
+    from chain.adapters.ethereum import EthereumAdapter
+
+    monkeypatch.setattr(EthereumAdapter, "max_blocks_per_scan", 4)
+    user = EndUserFactory()
+    address, _ = deposit_address_assign(user=user, asset=network_asset_get(currency=Currency.objects.get(code="ETH")))
+    chain.mine(6)
+    chain.send_ether(address.address, GWEI * GWEI)
+    chain.mine(6)
+
+    # when / then: the first pass has not reached it; later passes find and credit it once
+    chain_process()
+    assert not ChainDeposit.objects.exists()
+    for _ in range(6):
+        chain_process()
+    deposit = ChainDeposit.objects.get()
+    assert deposit.status == "credited"
+    assert Account.objects.get(user=user, currency="ETH").balance == GWEI

@@ -246,3 +246,12 @@ def test_an_unreachable_node_is_a_503_and_the_pass_goes_on(api, tenant, eth_acco
     assert response.json()["code"] == "chain_unavailable"
     assert ledger_snapshot() == before and not CryptoWithdrawal.objects.exists()
     assert counts["errors"] == 1
+
+
+@pytest.mark.parametrize("amount", ["0", "-1", "0.0000000001", "abc", True, None])
+def test_an_invalid_amount_is_a_400_and_holds_nothing(api, tenant, eth_account, amount):
+    before = ledger_snapshot()
+    response = _withdraw(api, tenant, eth_account, amount=amount)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] in ("invalid_amount", "validation_error")
+    assert ledger_snapshot() == before and not CryptoWithdrawal.objects.exists()

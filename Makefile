@@ -19,13 +19,16 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
 
-## run: migrate, load demo data, serve on http://$(HOST):$(PORT) with the order worker alongside (SQLite by default)
-# Ctrl-C (or SIGTERM) stops the server; the worker, started here, is stopped by its pid on the way out.
+## run: migrate, load demo data, serve on http://$(HOST):$(PORT) with the order worker, a development Ethereum
+## chain (chain_devnode) and the crypto-rail pass alongside (SQLite by default)
+# Ctrl-C (or SIGTERM) stops the server; the processes started here are stopped by their pids on the way out.
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
-	@$(BIN)/python manage.py db_worker & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	@$(BIN)/python manage.py chain_devnode & devnode=$$!; \
+	$(BIN)/python manage.py db_worker & worker=$$!; \
+	$(BIN)/python manage.py chain_process --every 10 & rails=$$!; \
+	trap 'kill $$worker $$rails $$devnode 2>/dev/null; wait $$worker $$rails $$devnode 2>/dev/null' EXIT; \
 	trap 'exit 0' INT TERM; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

@@ -51,6 +51,7 @@ class Account(models.Model):
         FUNDING = "funding", "Client funding (external)"
         FEE_REVENUE = "fee_revenue", "Fee revenue"
         INVENTORY = "inventory", "Inventory"
+        CUSTODY = "custody", "Custody (on-chain wallets)"
 
     client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="accounts")
     user = models.ForeignKey(

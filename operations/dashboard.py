@@ -38,6 +38,7 @@ class Chart:
 
 def dashboard_context() -> dict:
     from broker.models import Order
+    from chain.selectors import custody_reconciliation_latest
     from operations.models import ReviewItem
 
     figures = platform_figures()
@@ -92,6 +93,7 @@ def dashboard_context() -> dict:
         "worker_backlog": figures.worker_backlog,
         "worker_failed": figures.worker_failed,
         "verification": figures.last_verification,
+        "custody": custody_reconciliation_latest(),
         "top_clients": [
             {"name": row["client__name"], "orders": row["orders"],
              "volume": from_minor_units(row["volume"] or 0, scale=settlement_currency().scale)}

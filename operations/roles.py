@@ -9,7 +9,7 @@ accounts.roles.user_has_role.
 from accounts.roles import COMPLIANCE, OPERATIONS, READ_ONLY
 
 # Every role may view every model of these apps, and the dashboard.
-VIEWABLE_APPS = ("accounts", "ledger", "broker", "audit", "operations", "django_tasks_database")
+VIEWABLE_APPS = ("accounts", "ledger", "broker", "audit", "operations", "chain", "django_tasks_database")
 EVERY_ROLE = ["operations.view_dashboard"]
 
 # Operations manages clients, users, keys, accounts, orders and rates, and posts adjustments.
@@ -29,6 +29,12 @@ OPERATIONS_GRANTS = [
     "ledger.change_currency",
     "operations.post_adjustment",
     "operations.reverse_transfer",
+    "chain.add_network",
+    "chain.change_network",
+    "chain.add_networkasset",
+    "chain.change_networkasset",
+    "chain.delete_networkasset",
+    "chain.operate_cryptowithdrawal",
 ]
 # Every broker model: rates, orders, offered currencies… (money moves only through its services).
 OPERATIONS_APP_GRANTS: dict[str, tuple[str, ...]] = {"broker": ("add", "change")}
@@ -39,6 +45,7 @@ COMPLIANCE_GRANTS = [
     "operations.change_compliancerule",
     "operations.freeze_user",
     "operations.decide_pendingwithdrawal",
+    "chain.decide_cryptowithdrawal",
 ]
 
 ROLE_GRANTS: dict[str, tuple[list[str], dict[str, tuple[str, ...]]]] = {

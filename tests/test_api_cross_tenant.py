@@ -113,6 +113,19 @@ ENDPOINTS = [
              end_user_outsider=403, id="clients-deactivate"),
     Endpoint("POST", lambda t: f"/api/v1/clients/{t.client.pk}/reactivate/", lambda t: {"reason": "x"},
              end_user_outsider=403, id="clients-reactivate"),
+    # Crypto rails: client callers only.
+    Endpoint("GET", lambda t: f"/api/v1/users/{t.peer.pk}/deposit-addresses/", end_user_outsider=403,
+             id="deposit-addresses-list"),
+    Endpoint("POST", lambda t: f"/api/v1/users/{t.peer.pk}/deposit-addresses/", lambda t: {"currency": "BTC"},
+             end_user_outsider=403, id="deposit-addresses-create"),
+    Endpoint("GET", lambda t: "/api/v1/chain-deposits/", names_object=False, end_user_outsider=403,
+             id="chain-deposits-list"),
+    Endpoint("GET", lambda t: "/api/v1/crypto-withdrawals/", names_object=False, end_user_outsider=403,
+             id="crypto-withdrawals-list"),
+    Endpoint("POST", lambda t: "/api/v1/crypto-withdrawals/",
+             lambda t: {"account": t.btc.pk, "address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+                        "amount": "0.001"},
+             end_user_outsider=403, id="crypto-withdrawals-create"),
 ]
 
 

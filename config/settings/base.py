@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "accounts",
     "ledger",
     "broker",
+    "chain",
     "operations",
     # After `broker`: its `db_worker` (self-healing) replaces django_tasks_db's command of that
     # name, because the first app in this list that provides a command wins.
@@ -177,6 +178,8 @@ SPECTACULAR_SETTINGS = {
         "CurrencyKindEnum": "ledger.models.Currency.Kind",
         "JournalEntryKindEnum": "ledger.models.JournalEntry.Kind",
         "PendingWithdrawalStatusEnum": "operations.models.PendingWithdrawal.Status",
+        "ChainDepositStatusEnum": "chain.models.ChainDeposit.Status",
+        "CryptoWithdrawalStatusEnum": "chain.models.CryptoWithdrawal.Status",
     },
 }
 
@@ -232,6 +235,11 @@ WITHDRAWAL_REVIEW_THRESHOLD_USD = env.int("WITHDRAWAL_REVIEW_THRESHOLD_USD", def
 
 # The timezone whose midnight ends a day for `ledger_snapshot` (an IANA name, e.g. Europe/Paris).
 LEDGER_SNAPSHOT_TIMEZONE = env.str("LEDGER_SNAPSHOT_TIMEZONE", default="UTC")
+# Crypto rails (chain app). The BIP-39 mnemonic every custody address is derived from: from the
+# environment or a secret store only, never the database or a log. Empty: nothing can be derived.
+CHAIN_HD_SEED = env.str("CHAIN_HD_SEED", default="")
+# An Ethereum node's JSON-RPC URL (http(s)://…), or eth-tester:// for an in-process chain (tests).
+ETHEREUM_RPC_URL = env.str("ETHEREUM_RPC_URL", default="")
 
 # The currency trades settle in; every user is authorized for it.
 SETTLEMENT_CURRENCY = "USD"

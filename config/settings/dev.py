@@ -8,3 +8,6 @@ DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default="") or "dev-insecure-key-not-for-production"
 SIMPLE_JWT["SIGNING_KEY"] = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="") or SECRET_KEY
+# `make run`: the public development mnemonic and the local chain `chain_devnode` serves.
+CHAIN_HD_SEED = env.str("CHAIN_HD_SEED", default="") or "test test test test test test test test test test test junk"
+ETHEREUM_RPC_URL = env.str("ETHEREUM_RPC_URL", default="") or "http://127.0.0.1:8545"

@@ -12,6 +12,10 @@ if not SECRET_KEY:
 SIMPLE_JWT["SIGNING_KEY"] = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="") or SECRET_KEY
 
+# An in-process test chain holds no real coins and vanishes with the process.
+if env.str("ETHEREUM_RPC_URL", default="").startswith("eth-tester://"):
+    raise ImproperlyConfigured("ETHEREUM_RPC_URL=eth-tester:// is for tests; point it at an Ethereum node.")
+
 # TLS is terminated by the proxy in front of gunicorn; it sets X-Forwarded-Proto, and appends the
 # client's address to X-Forwarded-For, which the throttles read (one trusted proxy by default).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

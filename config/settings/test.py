@@ -15,3 +15,6 @@ STORAGES = {
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"caller": "100000/min"}}
 # Tests create and switch rules and expect the next entry to see them.
 COMPLIANCE_RULES_CACHE_SECONDS = 0
+# The well-known development mnemonic (public: never holds real coins) and the in-process chain.
+CHAIN_HD_SEED = "test test test test test test test test test test test junk"
+ETHEREUM_RPC_URL = "eth-tester://"

@@ -9,8 +9,10 @@ from ledger.models import Account, Currency, CurrencyAuthorization
 
 # System accounts that may go negative: funding mirrors money outside the platform (a deposit
 # makes it negative by exactly what the client owes its users); inventory is the broker's
-# position, sourced elsewhere. Fee revenue only ever receives.
-_NEGATIVE_ALLOWED = {Account.Kind.FUNDING, Account.Kind.INVENTORY}
+# position, sourced elsewhere; custody mirrors the coins held in the platform's on-chain wallets
+# (negative by exactly what the chain holds for the client's users, like funding does for money
+# outside). Fee revenue only ever receives.
+_NEGATIVE_ALLOWED = {Account.Kind.FUNDING, Account.Kind.INVENTORY, Account.Kind.CUSTODY}
 
 
 def account_create(*, user: User, currency: Currency) -> Account:

@@ -273,3 +273,28 @@ def test_django_400_and_404_outside_the_api_are_problem_json_for_api_clients(cli
     bad_host = client.get("/api/v1/", HTTP_HOST="evil.example.invalid")
     assert bad_host.status_code == 400
     assert bad_host["Content-Type"] == "application/problem+json"
+
+
+def test_deep_nesting_is_refused_before_parsing_whatever_the_recursion_limit(api, tenant):
+    # given a process whose recursion limit a library raised (py-evm sets it on import), so the C
+    # JSON parser would recurse past the C stack on 100,000 levels
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 200_000))
+    try:
+        body = '{"external_id": "deep", "metadata": ' + "[" * 100_000 + "]" * 100_000 + "}"
+        # when
+        response = api.post("/api/v1/users/", body, content_type="application/json", **tenant.auth)
+    finally:
+        sys.setrecursionlimit(limit)
+    # then: a clean 400, nothing written
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert not tenant.client.users.filter(external_id="deep").exists()
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(api, tenant):
+    body = json.dumps({"external_id": "brackets", "name": "[" * 100 + "{" * 100})
+    response = api.post("/api/v1/users/", body, content_type="application/json", **tenant.auth)
+    assert response.status_code == 201, response.content

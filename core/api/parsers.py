@@ -3,8 +3,9 @@
 - Every number with a fraction or exponent is parsed as Decimal (`parse_float=Decimal`, which
   keeps every digit the client wrote), never float; NaN and Infinity are refused. Amounts then go
   through `ledger.money`, which refuses more places than the currency holds, never rounding.
-- Nesting deeper than MAX_DEPTH is 400 `malformed_request` (Python's parser would otherwise hit
-  its recursion limit and answer 500).
+- Nesting deeper than MAX_DEPTH is 400 `malformed_request`, measured on the raw text before
+  parsing: Python's C parser recurses once per level, and a library that raises the recursion
+  limit (py-evm does, on import) would let it overflow the C stack and kill the process.
 - A body larger than DATA_UPLOAD_MAX_MEMORY_SIZE is 413 `request_too_large`, before it is read.
 - A NUL character or an unpaired surrogate in any string or key is 400 `validation_error` naming
   the top-level field: PostgreSQL can store neither in text or jsonb.
@@ -25,6 +26,31 @@ class RequestTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "request_too_large"
+
+
+def _nesting_exceeds(text: str, limit: int) -> bool:
+    """True when brackets outside strings nest deeper than `limit`. Linear in the text, and only
+    walked when the text holds more than `limit` opening brackets at all."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 def _reject_constant(name: str):
@@ -75,7 +101,10 @@ class ExactJSONParser(JSONParser):
         if limit is not None and len(raw) > limit:
             raise RequestTooLarge()
         try:
-            data = json.loads(raw.decode(encoding), parse_float=Decimal, parse_constant=_reject_constant)
+            text = raw.decode(encoding)
+            if _nesting_exceeds(text, MAX_DEPTH):
+                raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels.")
+            data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
         except RecursionError:
             raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels.") from None
         except (ValueError, UnicodeDecodeError) as error:

@@ -66,6 +66,9 @@ class ChainDepositSerializer(serializers.ModelSerializer):
 
 
 class CryptoWithdrawalCreateSerializer(AmountsMixin, serializers.Serializer):
+    """Send `amount` of the account's currency to an external `address`; the network fee is added
+    and held with it. `network` is needed only when the currency travels on more than one."""
+
     account = ScopedIdField(queryset_for=lambda caller: account_list(caller=caller), not_found="Account not found.")
     address = serializers.CharField(max_length=100, trim_whitespace=False)
     amount = AmountField(currency_from="account")

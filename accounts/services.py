@@ -16,6 +16,7 @@ from accounts.api_keys import api_key_generate
 from accounts.errors import ClientAlreadyExistsError, UserAlreadyExistsError
 from accounts.models import ApiKey, Client, User
 from audit.services import audit_record
+from events.services import event_record
 
 
 def client_create(*, name: str, slug: str = "", fee_bps: int | None = None, actor: User | None = None) -> Client:
@@ -126,6 +127,7 @@ def user_deactivate(*, user: User, actor: User | None = None) -> User:
                 actor=actor, action="accounts.user_deactivate", obj=user, client=user.client_id,
                 before={"is_active": True}, after={"is_active": False},
             )
+            event_record(type="user.deactivated", obj=user)
     return user
 
 
@@ -149,4 +151,5 @@ def _user_set_frozen(*, user: User, actor: User, is_frozen: bool, reason: str) -
                 obj=user, client=user.client_id,
                 before={"is_frozen": not is_frozen}, after={"is_frozen": is_frozen, "reason": reason},
             )
+            event_record(type="user.frozen" if is_frozen else "user.unfrozen", obj=user)
     return user

@@ -12,7 +12,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import APIRootView, DefaultRouter
 
-API_URL_MODULES = ["accounts.api.urls", "ledger.api.urls", "operations.api.urls"]
+API_URL_MODULES = ["accounts.api.urls", "ledger.api.urls", "operations.api.urls", "events.api.urls"]
 if find_spec("broker.api") is not None and find_spec("broker.api.urls") is not None:
     API_URL_MODULES.append("broker.api.urls")
 

@@ -17,6 +17,7 @@ from accounts.models import User
 from accounts.roles import COMPLIANCE, user_has_role
 from audit.services import audit_record
 from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from events.services import event_record
 from ledger.models import Account, JournalEntry
 from ledger.services import (
     hold_create,
@@ -96,6 +97,7 @@ def withdrawal_request(
             client_id=account.client_id, user_id=account.user_id, withdrawal=pending,
             detail=f"withdrawal of {amount} {account.currency_id} minor units held for approval",
         )
+        event_record(type="withdrawal.pending_review", obj=pending)
     return pending
 
 
@@ -171,3 +173,4 @@ def _decide(
         actor=actor, action=f"operations.withdrawal_{status}", obj=pending, client=pending.client_id,
         before=before, after={"status": status, "entry": entry.pk if entry else None, "reason": reason},
     )
+    event_record(type=f"withdrawal.{status}", obj=pending)  # withdrawal.approved, withdrawal.rejected

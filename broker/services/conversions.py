@@ -18,6 +18,7 @@ from broker.services.fees import fee_for_notional
 from broker.services.market import rate_price_get, user_check_can_trade
 from broker.services.pricing import ROUND_FLOOR as PRICE_ROUND_FLOOR
 from broker.services.pricing import divide, notional_for_quantity
+from events.services import event_record
 from ledger.errors import InvalidAmountError
 from ledger.models import Account, Currency, JournalEntry
 from ledger.money import MAX_MINOR_UNITS
@@ -87,7 +88,7 @@ def conversion_create(*, user: User, from_currency: Currency, to_currency: Curre
             reference=f"conversion:{from_currency.code}->{to_currency.code}",
             metadata={"from_price_e8": from_price_e8, "to_price_e8": to_price_e8},
         )
-        return Conversion.objects.create(
+        conversion = Conversion.objects.create(
             client_id=client_id,
             user=user,
             from_currency=from_currency,
@@ -101,6 +102,8 @@ def conversion_create(*, user: User, from_currency: Currency, to_currency: Curre
             fee=fee,
             entry=entry,
         )
+        event_record(type="conversion.created", obj=conversion)
+        return conversion
 
 
 def conversion_rate(*, conversion: Conversion) -> str:

@@ -40,6 +40,7 @@ from broker.services.quotes import quote_claim
 from broker.services.scheduling import order_execution_schedule
 from broker.services.trades import TradeTerms, trade_legs, trade_terms
 from core.errors import DomainError
+from events.services import event_record
 from ledger.models import Account, Currency, Hold, JournalEntry
 from ledger.money import MAX_MINOR_UNITS
 from ledger.services import (
@@ -155,6 +156,7 @@ def order_submit(
             raise
         order.hold = hold_create(account=hold_account, amount=hold_amount, reason=f"order {order.pk}")
         order.save(update_fields=["hold"])
+        event_record(type="order.accepted", obj=order)
         order_execution_schedule(order_id=order.pk)
     return order
 
@@ -429,6 +431,7 @@ def _order_record_fill(*, order: Order, terms: TradeTerms, entry: JournalEntry, 
     order.entry = entry
     order.filled_at = order.closed_at = now
     order.save()
+    event_record(type="order.filled", obj=order)
     return order
 
 
@@ -436,6 +439,7 @@ def _order_rest(*, order: Order) -> Order:
     if order.status != Order.Status.OPEN:
         order.status = Order.Status.OPEN
         order.save(update_fields=["status", "updated_at"])
+        event_record(type="order.opened", obj=order)
     return order
 
 
@@ -449,6 +453,7 @@ def _order_close(*, order: Order, status: str, reason: str, now: datetime) -> Or
     order.reject_reason = reason
     order.closed_at = now
     order.save(update_fields=["status", "reject_reason", "closed_at", "triggered_at", "updated_at"])
+    event_record(type=f"order.{status}", obj=order)  # order.rejected, order.cancelled, order.expired
     return order
 
 

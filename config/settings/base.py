@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "ledger",
     "broker",
     "operations",
+    "events",
 ]
 
 MIDDLEWARE = [
@@ -159,6 +160,8 @@ SPECTACULAR_SETTINGS = {
         "CurrencyKindEnum": "ledger.models.Currency.Kind",
         "JournalEntryKindEnum": "ledger.models.JournalEntry.Kind",
         "PendingWithdrawalStatusEnum": "operations.models.PendingWithdrawal.Status",
+        "EventTypeEnum": "events.models.Event.Type",
+        "OrderTypeEnum": "broker.models.Order.Type",
     },
 }
 
@@ -190,6 +193,25 @@ LEDGER_ENTRY_OBSERVERS = env.list(
 # Withdrawals worth more than this (settlement-currency minor units, i.e. cents) are held for a
 # Compliance decision instead of leaving at once. 0 turns the review off.
 WITHDRAWAL_REVIEW_THRESHOLD_USD = env.int("WITHDRAWAL_REVIEW_THRESHOLD_USD", default=0)
+
+# Events and webhooks (events app).
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
+# Private, loopback and link-local webhook URLs (and plain http://) are refused unless this is on;
+# on in development and tests only.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+# Seconds to wait after each failed attempt; after the last, the delivery is failed. The default
+# (≈ 27.6 h, ±10 % jitter) keeps retrying for more than a day.
+WEBHOOK_RETRY_SCHEDULE_SECONDS = [
+    int(seconds)
+    for seconds in env.list("WEBHOOK_RETRY_SCHEDULE_SECONDS", default=["5", "300", "1800", "7200", "18000",
+                                                                          "36000", "36000"])
+]
+# An endpoint failing without a single success for this long is disabled (and an event says so).
+WEBHOOK_DISABLE_AFTER_HOURS = env.int("WEBHOOK_DISABLE_AFTER_HOURS", default=120)
+# How long a worker holds a delivery it is sending; a killed worker's delivery is due again after it.
+WEBHOOK_DELIVERY_LEASE_SECONDS = env.int("WEBHOOK_DELIVERY_LEASE_SECONDS", default=60)
+# Encrypts webhook signing secrets at rest; derived from SECRET_KEY when empty.
+WEBHOOK_SECRET_KEY = env.str("WEBHOOK_SECRET_KEY", default="")
 
 # The currency trades settle in; every user is authorized for it.
 SETTLEMENT_CURRENCY = "USD"

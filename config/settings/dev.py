@@ -8,3 +8,5 @@ DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default="") or "dev-insecure-key-not-for-production"
 SIMPLE_JWT["SIGNING_KEY"] = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="") or SECRET_KEY
+# Local receivers (http://127.0.0.1:...) for webhooks.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=True)

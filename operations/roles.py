@@ -8,7 +8,7 @@ group membership with accounts.roles.user_has_role.
 from accounts.roles import COMPLIANCE, OPERATIONS, READ_ONLY
 
 # Every role may view every model of these apps, and the dashboard.
-VIEWABLE_APPS = ("accounts", "ledger", "broker", "audit", "operations", "django_tasks_database")
+VIEWABLE_APPS = ("accounts", "ledger", "broker", "audit", "operations", "events", "django_tasks_database")
 EVERY_ROLE = ["operations.view_dashboard"]
 
 # Operations manages clients, users, keys, accounts, orders and rates, and posts adjustments.
@@ -30,7 +30,8 @@ OPERATIONS_GRANTS = [
     "operations.reverse_transfer",
 ]
 # Every broker model: rates, orders, offered currencies… (money moves only through its services).
-OPERATIONS_APP_GRANTS = {"broker": ("add", "change")}
+# Webhook endpoints are managed on a client's behalf (events and attempts stay read-only in admin).
+OPERATIONS_APP_GRANTS = {"broker": ("add", "change"), "events": ("add", "change", "delete")}
 
 COMPLIANCE_GRANTS = [
     "operations.change_reviewitem",

@@ -13,6 +13,8 @@ from broker.models import Order, Quote
 from broker.services.orders import order_submit
 from broker.services.quotes import quote_create
 from broker.services.rates import rate_update
+from events.models import Event, WebhookDelivery, WebhookEndpoint
+from events.services import webhook_endpoint_create
 from ledger.models import Account, Currency, CurrencyAuthorization, JournalEntry, Posting
 from ledger.services import transfer_create
 from tests.factories import ClientFactory, EndUserFactory, open_account
@@ -22,7 +24,8 @@ from tests.factories import ClientFactory, EndUserFactory, open_account
 class Tenant:
     """A client with an API key, one funded end user (USD 99.00 after a 1.00 transfer to the
     peer, BTC 1.00000000) and a peer with a USD account. The user has a BTC quote and a resting
-    limit sell (0.01 BTC held)."""
+    limit sell (0.01 BTC held). A webhook endpoint (registered first) has a pending delivery of
+    every event."""
 
     client: Client
     api_key: ApiKey
@@ -35,6 +38,9 @@ class Tenant:
     transfer: JournalEntry
     quote: Quote
     order: Order
+    webhook_endpoint: WebhookEndpoint
+    webhook_delivery: WebhookDelivery
+    event: Event
 
     @property
     def auth(self) -> dict:
@@ -44,6 +50,7 @@ class Tenant:
 def make_tenant() -> Tenant:
     client = ClientFactory()
     api_key, plaintext = api_key_create(client=client, name="test")
+    webhook_endpoint, _ = webhook_endpoint_create(client_id=client.pk, url="http://127.0.0.1:9/hooks")
     user = EndUserFactory(client=client)
     usd = open_account(user, "USD", deposit=100_00)
     btc = open_account(user, "BTC", deposit=1_00000000)
@@ -72,6 +79,9 @@ def make_tenant() -> Tenant:
         transfer=transfer,
         quote=quote,
         order=order,
+        webhook_endpoint=webhook_endpoint,
+        webhook_delivery=WebhookDelivery.objects.filter(endpoint=webhook_endpoint).first(),
+        event=Event.objects.filter(client=client).first(),
     )
 
 
@@ -81,7 +91,7 @@ def end_user_auth(user: User) -> dict:
 
 def ledger_snapshot() -> tuple:
     """Everything a rejected request must leave untouched: balances, holds, entries, postings,
-    users, currency authorizations, quotes and orders."""
+    users, currency authorizations, quotes, orders, events and webhooks."""
     return (
         tuple(Account.objects.order_by("pk").values_list("pk", "balance", "held")),
         JournalEntry.objects.count(),
@@ -90,6 +100,9 @@ def ledger_snapshot() -> tuple:
         tuple(CurrencyAuthorization.objects.order_by("pk").values_list("user_id", "currency_id")),
         Quote.objects.count(),
         tuple(Order.objects.order_by("pk").values_list("pk", "status")),
+        Event.objects.count(),
+        tuple(WebhookEndpoint.objects.order_by("pk").values_list("pk", "url", "is_enabled", "encrypted_secret")),
+        tuple(WebhookDelivery.objects.order_by("pk").values_list("pk", "status", "next_attempt_at")),
     )
 
 

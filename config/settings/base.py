@@ -35,11 +35,11 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "core",
     "audit",
+    "events",
     "accounts",
     "ledger",
     "broker",
     "operations",
-    "events",
 ]
 
 MIDDLEWARE = [

@@ -40,7 +40,9 @@ def event_record(*, type: str, obj: models.Model, client_id: int | None = None) 
         raise ValueError(f"Unknown event type {type!r}.")
     if client_id is None:
         client_id = obj.client_id
-    with transaction.atomic():
+    # Part of the caller's transaction, without a savepoint of its own: on the hot path of every
+    # movement, and an error here fails the change anyway.
+    with transaction.atomic(savepoint=False):
         event = Event.objects.create(type=type, client_id=client_id, data=registry.render_json(obj))
         endpoints = WebhookEndpoint.objects.filter(client_id=client_id, is_enabled=True).only("pk", "event_types")
         deliveries = WebhookDelivery.objects.bulk_create(

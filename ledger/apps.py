@@ -7,9 +7,8 @@ class LedgerConfig(AppConfig):
 
     def ready(self) -> None:
         from events.registry import renderer_register
-        from ledger.api.serializers import TransactionSerializer
+        from ledger.api.serializers import transaction_render_posted
         from ledger.models import JournalEntry
-        from ledger.selectors import entry_for_rendering
 
         # Events carry a journal entry as GET /transactions/{id}/ renders it.
-        renderer_register(JournalEntry, lambda entry: TransactionSerializer(entry_for_rendering(entry=entry)).data)
+        renderer_register(JournalEntry, transaction_render_posted)

@@ -228,3 +228,22 @@ def test_events_fan_out_only_to_enabled_endpoints_that_want_the_type(alice, alic
 def test_an_unknown_event_type_is_a_programming_error(alice):
     with pytest.raises(ValueError):
         event_record(type="user.teleported", obj=alice)
+
+
+def test_an_event_costs_a_movement_three_statements_without_endpoints_and_one_more_with(alice_usd, bob_usd):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements(**kwargs) -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            transfer_create(from_account=alice_usd, to_account=bob_usd, amount=1, **kwargs)
+        return [query["sql"] for query in captured.captured_queries]
+
+    # Rendering the entry (its postings, one query), the endpoints of the client, the event row.
+    without = statements()
+    assert sum('"events_' in sql for sql in without) == 2
+    assert sum(sql.startswith('SELECT "ledger_posting"') for sql in without) == 1
+    assert sum("SAVEPOINT" in sql for sql in without) == 2  # the movement's own, none for the event
+    webhook_endpoint_create(client_id=alice_usd.client_id, url="http://127.0.0.1:9/")
+    with_endpoint = statements()
+    assert sum('"events_' in sql for sql in with_endpoint) == 3  # and the delivery row

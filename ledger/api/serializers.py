@@ -1,12 +1,13 @@
 import json
 
+from django.db.models import Prefetch, prefetch_related_objects
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.fields import ScopedIdField
 from accounts.selectors import user_list
 from ledger.api.fields import AmountField, AmountsMixin
-from ledger.models import Account, Currency, JournalEntry
+from ledger.models import Account, Currency, JournalEntry, Posting
 from ledger.money import from_minor_units
 from ledger.selectors import account_destination_list, account_list
 
@@ -186,3 +187,14 @@ def _single_user_account(entry: JournalEntry, *, debited: bool) -> int | None:
         if posting.account.kind == Account.Kind.USER and (posting.amount < 0) == debited
     }
     return next(iter(accounts)) if len(accounts) == 1 else None
+
+
+def transaction_render_posted(entry: JournalEntry) -> dict:
+    """A just-posted entry as GET /transactions/{id}/ renders it, for its `transaction.created`
+    event: one query for its postings with their accounts and currencies (a new entry has not
+    been reversed yet)."""
+    prefetch_related_objects(
+        [entry], Prefetch("postings", queryset=Posting.objects.select_related("account__currency").order_by("id"))
+    )
+    entry.reversed_by_pk = None
+    return TransactionSerializer(entry).data

@@ -59,11 +59,12 @@ def delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
     do (not due, already final, or another worker holds it)."""
     now = timezone.now()
     lease = timedelta(seconds=settings.WEBHOOK_DELIVERY_LEASE_SECONDS)
+    if not WebhookEndpoint.objects.filter(deliveries=delivery_id, is_enabled=True).exists():
+        return None
+    # Conditions on the row itself only: PostgreSQL re-checks them on the row a concurrent claim
+    # just committed (a join would be evaluated against the older snapshot), so one claim wins.
     claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id,
-        status=WebhookDelivery.Status.PENDING,
-        next_attempt_at__lte=now,
-        endpoint__is_enabled=True,
+        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
     ).update(next_attempt_at=now + lease)
     if claimed != 1:
         return None

@@ -250,3 +250,36 @@ def test_deliveries_go_only_to_the_owning_clients_endpoints(receiver):
 
     assert [r.path for r in receiver.requests] == ["/hooks/ours"]
     assert WebhookDelivery.objects.get().endpoint.client_id == ours.client_id
+
+
+@transactional
+def test_workers_racing_for_one_delivery_send_it_once(receiver, requires_postgres):
+    import threading
+
+    from django.db import connection
+
+    user = EndUserFactory()
+    webhook_endpoint_create(client_id=user.client_id, url=receiver.url)
+    open_account(user, "USD", deposit=100)
+    delivery_id = WebhookDelivery.objects.get().pk
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def attempt():
+        try:
+            barrier.wait()
+            delivery_module.delivery_attempt(delivery_id=delivery_id)
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(receiver.requests) == 1
+    assert WebhookDelivery.objects.get().attempts == 1

@@ -6,7 +6,8 @@ link-local (169.254/16 with the cloud metadata address, fe80::/10), shared, rese
 or unspecified address, including IPv4 written inside IPv6. The check runs when an endpoint is
 registered and again before every delivery, after resolving the name; the delivery then connects
 to the very address that was checked (a name may resolve differently from one moment to the next).
-With the setting on (development, tests): `http://` and private addresses are allowed.
+With the setting on (development, tests): `http://` and private addresses are allowed, and names
+are not resolved in advance.
 """
 
 import ipaddress
@@ -53,11 +54,13 @@ def webhook_url_check(url: str) -> Target:
         raise UnsafeWebhookUrlError("The URL has no host.")
     port = port or (443 if scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if allow_private:
+        # Nothing to check: the connection resolves the name itself.
+        return Target(scheme=scheme, host=host, port=port, address=host, path=path)
     addresses = _resolve(host, port)
-    if not allow_private:
-        for address in addresses:
-            if not _is_public(address):
-                raise UnsafeWebhookUrlError(f"{host} resolves to {address}, which is not a public address.")
+    for address in addresses:
+        if not _is_public(address):
+            raise UnsafeWebhookUrlError(f"{host} resolves to {address}, which is not a public address.")
     return Target(scheme=scheme, host=host, port=port, address=addresses[0], path=path)
 
 

@@ -38,8 +38,9 @@ ID_PATTERN = r"[0-9]+"
 
 
 class OldestFirstCursorPagination(CursorPagination):
-    """The events feed in the order things happened: by id, which only grows, so a client can
-    page to the end and later resume from its last cursor without missing or repeating one."""
+    """The events feed in the order events were written (by id; created_at can tie). An event
+    appears when its transaction commits, which may be just after a later-written one: clients
+    catching up re-read a short window before their last event and skip ids already seen."""
 
     ordering = "id"
     page_size_query_param = "page_size"

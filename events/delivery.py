@@ -32,7 +32,7 @@ from events.api.serializers import EventSerializer
 from events.models import DeliveryAttempt, Event, WebhookDelivery, WebhookEndpoint
 from events.services import delivery_schedule, webhook_endpoint_disable_for_failures
 from events.signing import secret_decrypt
-from events.url_safety import UnsafeWebhookUrlError, webhook_url_check
+from events.url_safety import Target, UnsafeWebhookUrlError, webhook_url_check
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,14 @@ def _send(*, event: Event, endpoint: WebhookEndpoint) -> Outcome:
         target = webhook_url_check(endpoint.url)
     except UnsafeWebhookUrlError as error:
         return Outcome(status=None, body="", error=f"refused: {error.detail}", latency_ms=0)
+    try:
+        return _post(target=target, event=event, endpoint=endpoint, started=started)
+    except Exception as error:  # noqa: BLE001 - any failure to deliver is a failed attempt, retried on schedule
+        return Outcome(status=None, body="", error=_short(f"{type(error).__name__}: {error}"),
+                       latency_ms=_elapsed_ms(started))
+
+
+def _post(*, target: Target, event: Event, endpoint: WebhookEndpoint, started: float) -> Outcome:
     body = event_payload(event)
     sent_at = timezone.now()
     signature = Webhook(secret_decrypt(endpoint.encrypted_secret)).sign(
@@ -153,9 +161,6 @@ def _send(*, event: Event, endpoint: WebhookEndpoint) -> Outcome:
             error="",
             latency_ms=_elapsed_ms(started),
         )
-    except urllib3.exceptions.HTTPError as error:
-        return Outcome(status=None, body="", error=_short(f"{type(error).__name__}: {error}"),
-                       latency_ms=_elapsed_ms(started))
     finally:
         pool.close()
 

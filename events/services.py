@@ -140,6 +140,11 @@ def webhook_endpoint_update(
             setattr(endpoint, field, value)
         endpoint.save(update_fields=[*changes, "updated_at"])
         audit_record(actor=actor, action="events.webhook_endpoint_update", obj=endpoint, before=before, after=changes)
+        if changes.get("is_enabled"):
+            # Deliveries that waited while it was disabled go out now, not at the next sweep.
+            waiting = WebhookDelivery.objects.filter(endpoint=endpoint, status=WebhookDelivery.Status.PENDING)
+            waiting.update(next_attempt_at=timezone.now())
+            delivery_schedule(delivery_ids=waiting.values_list("pk", flat=True))
     return endpoint
 
 

@@ -283,3 +283,39 @@ def test_workers_racing_for_one_delivery_send_it_once(receiver, requires_postgre
     assert errors == []
     assert len(receiver.requests) == 1
     assert WebhookDelivery.objects.get().attempts == 1
+
+
+@transactional
+def test_re_enabling_an_endpoint_sends_what_waited_while_it_was_disabled(receiver):
+    from events.services import webhook_endpoint_update
+
+    user = EndUserFactory()
+    endpoint, _ = webhook_endpoint_create(client_id=user.client_id, url=receiver.url)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_enabled=False)
+    open_account(user, "USD", deposit=100)  # no delivery: the endpoint is disabled
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_enabled=True)
+    open_account(user, "BTC", deposit=1)  # a delivery is written …
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_enabled=False)
+    run_worker()  # … but not sent while the endpoint is disabled
+    assert receiver.requests == []
+
+    webhook_endpoint_update(endpoint=WebhookEndpoint.objects.get(pk=endpoint.pk), is_enabled=True)
+    run_worker()
+
+    assert len(receiver.requests) == 1
+    assert WebhookDelivery.objects.get().status == "succeeded"
+
+
+@transactional
+def test_a_secret_that_cannot_be_read_is_a_failed_attempt_not_a_stuck_delivery(receiver, settings):
+    user = EndUserFactory()
+    webhook_endpoint_create(client_id=user.client_id, url=receiver.url)
+    settings.WEBHOOK_SECRET_KEY = "another key: the stored secret no longer decrypts"
+
+    open_account(user, "USD", deposit=100)
+    run_worker(rounds=1)
+
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.attempt_log.get().error.startswith("InvalidToken")
+    assert receiver.requests == []

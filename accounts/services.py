@@ -1,7 +1,8 @@
 """Writes for clients, their end users and API keys.
 
 Lifecycle changes (clients, keys, deactivation, freezes) write their audit event in the same
-transaction as the change, whoever calls: admin, the API or a management command. `actor` is the
+transaction as the change, whoever calls: admin, the API or a management command; a user's
+freeze, unfreeze and deactivation also write the client's event (events.services.event_record). `actor` is the
 staff member acting, or None for a client's API key or the platform itself.
 """
 

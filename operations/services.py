@@ -3,6 +3,9 @@
 Lifecycle changes owned by other apps (clients, API keys, freezes, deactivation, adjustments,
 rates) are audited by those apps' services, so every caller records them.
 
+Held withdrawals write their client's events (`withdrawal.pending_review`, `.approved`,
+`.rejected`) in the transaction of each step.
+
 Withdrawals above settings.WITHDRAWAL_REVIEW_THRESHOLD_USD are decided here: the request holds
 the amount, and Compliance approves (the withdrawal entry captures the hold) or rejects (the hold
 is released). The pending row is locked first, then the ledger takes its locks (accounts, then

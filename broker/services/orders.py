@@ -77,7 +77,8 @@ def order_submit(
       order at the current (or stop) price moved up by MARKET_ORDER_SLIPPAGE_BPS;
     - sell: the quantity of the currency (for a market sell sized in USD, the quantity at the
       current price moved down by the slippage margin).
-    Everything (quote claim, order row, hold) is written in one transaction, or nothing is.
+    Everything (quote claim, order row, hold, `order.accepted` event) is written in one
+    transaction, or nothing is.
     Locks: the quote row, then the held account (one guarded UPDATE in hold_create).
     Raises InvalidOrderError, InvalidAmountError, InvalidPriceError, QuoteMismatchError,
     QuoteNotFoundError, QuoteExpiredError, QuoteUsedError, CurrencyNotOfferedError,
@@ -169,7 +170,8 @@ def order_execute(*, order_id: int) -> Order:
     when the rate ≥ stop and a stop sell when ≤ stop, then fills as a market order. An
     immediate-or-cancel order that cannot fill now expires.
     Invariants: one fill = one `trade` journal entry that captures the order's hold in the same
-    update; an order leaves `submitted`/`open` exactly once. Rejections at execution (price moved
+    update; an order leaves `submitted`/`open` exactly once, with its event (`order.opened`,
+    `order.filled`, `order.rejected`, `order.expired`) in the same transaction. Rejections at execution (price moved
     past the hold, authorization revoked, user frozen …) release the hold and record the reason.
     Locks: the order row (select_for_update, status checked under it), then the accounts.
     Raises OrderNotFoundError.

@@ -1,7 +1,7 @@
 """Events, webhook endpoints and deliveries in admin.
 
-Events and attempts are read-only. Endpoints are created, changed and rotated through the
-services (audited); a new or rotated secret is shown once, on the page that follows, and never
+Events and attempts are read-only. Endpoints are created, changed, rotated and deleted through
+the services (audited); a new or rotated secret is shown once, on the page that follows, and never
 again. Deliveries can be retried.
 """
 
@@ -14,6 +14,7 @@ from events.models import DeliveryAttempt, Event, WebhookDelivery, WebhookEndpoi
 from events.services import (
     webhook_delivery_retry,
     webhook_endpoint_create,
+    webhook_endpoint_delete,
     webhook_endpoint_rotate_secret,
     webhook_endpoint_update,
 )
@@ -97,8 +98,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def response_add(self, request, obj, post_url_continue=None):
         return self._secrets_page(request, request.webhook_secrets)
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm("events.delete_webhookendpoint")
+    def delete_model(self, request, obj):
+        webhook_endpoint_delete(endpoint=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for endpoint in queryset:
+            webhook_endpoint_delete(endpoint=endpoint, actor=request.user)
 
     @admin.action(description="Rotate the signing secret of selected endpoints", permissions=["change"])
     def rotate_secrets(self, request, queryset):

@@ -249,3 +249,14 @@ def test_endpoint_services_write_an_audit_event(tenant):
 
     webhook_endpoint_create(client_id=tenant.client.pk, url="https://hooks.example.com/x")
     assert AuditEvent.objects.filter(action="events.webhook_endpoint_create").count() == 2
+
+
+def test_admin_deletes_an_endpoint_through_the_audited_service(client, tenant):
+    from audit.models import AuditEvent
+
+    client.force_login(staff_with_role("Operations"))
+    endpoint = tenant.webhook_endpoint
+    response = client.post(reverse("admin:events_webhookendpoint_delete", args=[endpoint.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+    assert AuditEvent.objects.filter(action="events.webhook_endpoint_delete", object_id=str(endpoint.pk)).exists()

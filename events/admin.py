@@ -98,6 +98,11 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def response_add(self, request, obj, post_url_continue=None):
         return self._secrets_page(request, request.webhook_secrets)
 
+    def get_deleted_objects(self, objs, request):
+        # An endpoint's deliveries and their attempts go with it (they are read-only on their own).
+        deleted, model_count, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, model_count, set(), protected
+
     def delete_model(self, request, obj):
         webhook_endpoint_delete(endpoint=obj, actor=request.user)
 

@@ -28,10 +28,11 @@ OPERATIONS_GRANTS = [
     "ledger.change_currency",
     "operations.post_adjustment",
     "operations.reverse_transfer",
+    "events.delete_webhookendpoint",
 ]
 # Every broker model: rates, orders, offered currencies… (money moves only through its services).
 # Webhook endpoints are managed on a client's behalf (events and attempts stay read-only in admin).
-OPERATIONS_APP_GRANTS = {"broker": ("add", "change"), "events": ("add", "change", "delete")}
+OPERATIONS_APP_GRANTS = {"broker": ("add", "change"), "events": ("add", "change")}
 
 COMPLIANCE_GRANTS = [
     "operations.change_reviewitem",

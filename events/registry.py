@@ -11,25 +11,26 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
-Renderer = Callable[[Any], Mapping[str, Any]]
+Renderer = Callable[..., Mapping[str, Any]]
 
 _renderers: dict[type[models.Model], Renderer] = {}
 
 
 def renderer_register(model: type[models.Model], renderer: Renderer) -> None:
-    """Render instances of `model` with `renderer` in events (its API serializer's `.data`)."""
+    """Render instances of `model` with `renderer` in events (its API serializer's `.data`).
+    The renderer takes the object and the keyword context `event_record` was given."""
     _renderers[model] = renderer
 
 
-def render(obj: models.Model) -> Mapping[str, Any]:
+def render(obj: models.Model, **context: Any) -> Mapping[str, Any]:
     for model in type(obj).__mro__:
         renderer = _renderers.get(model)
         if renderer is not None:
-            return renderer(obj)
+            return renderer(obj, **context)
     raise LookupError(f"No event renderer registered for {type(obj).__name__}.")
 
 
-def render_json(obj: models.Model) -> dict[str, Any]:
+def render_json(obj: models.Model, **context: Any) -> dict[str, Any]:
     """`render(obj)` as plain JSON values (serializer output may hold ordered dicts, Decimals or
     datetimes), the form the database and the wire hold."""
-    return json.loads(json.dumps(render(obj), cls=DjangoJSONEncoder))
+    return json.loads(json.dumps(render(obj, **context), cls=DjangoJSONEncoder))

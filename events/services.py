@@ -28,13 +28,16 @@ class WebhookEndpointDisabledError(ConflictError):
     title = "Webhook endpoint disabled"
 
 
-def event_record(*, type: str, obj: models.Model, client_id: int | None = None) -> Event:  # noqa: A002
+def event_record(
+    *, type: str, obj: models.Model, client_id: int | None = None, **render_context: Any  # noqa: A002
+) -> Event:
     """Write one event about `obj` and its deliveries, in the caller's transaction.
 
     `data` is `obj` rendered by the renderer its app registered (events.registry): the object
-    exactly as the API shows it. `client_id` defaults to `obj.client_id`. Each enabled endpoint
-    of the client that wants `type` gets a pending delivery; the worker is asked to send them once
-    the transaction commits.
+    exactly as the API shows it; `render_context` goes to that renderer (a new journal entry's
+    legs, so it renders without reading its postings back). `client_id` defaults to
+    `obj.client_id`. Each enabled endpoint of the client that wants `type` gets a pending
+    delivery; the worker is asked to send them once the transaction commits.
     """
     if type not in Event.Type.values:
         raise ValueError(f"Unknown event type {type!r}.")
@@ -43,7 +46,7 @@ def event_record(*, type: str, obj: models.Model, client_id: int | None = None) 
     # Part of the caller's transaction, without a savepoint of its own: on the hot path of every
     # movement, and an error here fails the change anyway.
     with transaction.atomic(savepoint=False):
-        event = Event.objects.create(type=type, client_id=client_id, data=registry.render_json(obj))
+        event = Event.objects.create(type=type, client_id=client_id, data=registry.render_json(obj, **render_context))
         endpoints = WebhookEndpoint.objects.filter(client_id=client_id, is_enabled=True).only("pk", "event_types")
         deliveries = WebhookDelivery.objects.bulk_create(
             [

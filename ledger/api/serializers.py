@@ -1,4 +1,7 @@
+import copy
 import json
+from collections.abc import Sequence
+from functools import lru_cache
 
 from django.db.models import Prefetch, prefetch_related_objects
 from drf_spectacular.utils import extend_schema_field
@@ -10,6 +13,7 @@ from ledger.api.fields import AmountField, AmountsMixin
 from ledger.models import Account, Currency, JournalEntry, Posting
 from ledger.money import from_minor_units
 from ledger.selectors import account_destination_list, account_list
+from ledger.services.posting import Leg
 
 METADATA_MAX_BYTES = 4096
 
@@ -189,12 +193,35 @@ def _single_user_account(entry: JournalEntry, *, debited: bool) -> int | None:
     return next(iter(accounts)) if len(accounts) == 1 else None
 
 
-def transaction_render_posted(entry: JournalEntry) -> dict:
+def transaction_render_posted(entry: JournalEntry, *, legs: Sequence[Leg] | None = None) -> dict:
     """A just-posted entry as GET /transactions/{id}/ renders it, for its `transaction.created`
-    event: one query for its postings with their accounts and currencies (a new entry has not
-    been reversed yet)."""
-    prefetch_related_objects(
-        [entry], Prefetch("postings", queryset=Posting.objects.select_related("account__currency").order_by("id"))
-    )
+    event. From `legs` (one posting each, in the order they were written) without a query, or
+    else one query for its postings; a new entry has not been reversed yet."""
+    if legs is None:
+        prefetch_related_objects(
+            [entry], Prefetch("postings", queryset=Posting.objects.select_related("account__currency").order_by("id"))
+        )
+        entry.reversed_by_pk = None
+        return TransactionSerializer(entry).data
+    postings = [Posting(entry=entry, account=_with_currency(leg.account), amount=leg.amount) for leg in legs]
+    entry._prefetched_objects_cache = {"postings": postings}
     entry.reversed_by_pk = None
-    return TransactionSerializer(entry).data
+    try:
+        return TransactionSerializer(entry).data
+    finally:
+        # These postings were built here, unsaved: whoever reads the entry next queries its own.
+        del entry._prefetched_objects_cache
+
+
+def _with_currency(account: Account) -> Account:
+    if Account.currency.is_cached(account):
+        return account
+    # A copy, so the caller's account is left as it was; a currency's scale never changes.
+    account = copy.copy(account)
+    account.currency = _currency(account.currency_id)
+    return account
+
+
+@lru_cache(maxsize=256)
+def _currency(code: str) -> Currency:
+    return Currency.objects.get(code=code)

@@ -102,7 +102,7 @@ def entry_post(
         Posting.objects.bulk_create(
             [Posting(entry=entry, account_id=leg.account.pk, amount=leg.amount) for leg in legs]
         )
-        event_record(type="transaction.created", obj=entry)
+        event_record(type="transaction.created", obj=entry, legs=legs)
         for observer in _observers():
             observer(entry=entry, legs=legs)
     return entry

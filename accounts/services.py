@@ -1,7 +1,8 @@
 """Writes for clients, their end users and API keys.
 
 Lifecycle changes (clients, keys, deactivation, freezes) write their audit event in the same
-transaction as the change, whoever calls: admin, the API or a management command. `actor` is the
+transaction as the change, whoever calls: admin, the API or a management command; a user's
+freeze, unfreeze and deactivation also write the client's event (events.services.event_record). `actor` is the
 staff member acting, or None for a client's API key or the platform itself.
 """
 
@@ -18,6 +19,7 @@ from accounts.errors import ClientAlreadyExistsError, UserAlreadyExistsError
 from accounts.models import ApiKey, Client, User
 from audit.services import audit_record
 from core.errors import InvalidInputError
+from events.services import event_record
 
 
 def client_create(*, name: str, slug: str = "", fee_bps: int | None = None, actor: User | None = None) -> Client:
@@ -164,6 +166,7 @@ def user_deactivate(*, user: User, actor: User | None = None) -> User:
                 actor=actor, action="accounts.user_deactivate", obj=user, client=user.client_id,
                 before={"is_active": True}, after={"is_active": False},
             )
+            event_record(type="user.deactivated", obj=user)
     return user
 
 
@@ -187,4 +190,5 @@ def _user_set_frozen(*, user: User, actor: User, is_frozen: bool, reason: str) -
                 obj=user, client=user.client_id,
                 before={"is_frozen": not is_frozen}, after={"is_frozen": is_frozen, "reason": reason},
             )
+            event_record(type="user.frozen" if is_frozen else "user.unfrozen", obj=user)
     return user

@@ -3,8 +3,10 @@
 A task a worker claimed stays RUNNING if that worker dies (kill -9, OOM, host loss) or loses the
 database mid-task. `worker_recover` finds tasks RUNNING for longer than `orphan_after` and puts
 them back in the queue (READY), or marks them FAILED after MAX_ATTEMPTS claims, then runs the
-order sweep (`orders_sweep`) for any order its task did not finish. The `db_worker` command runs
-it every WORKER_RECOVERY_SECONDS, so the worker alone recovers a dead worker's work.
+order sweep (`orders_sweep`) for any order its task did not finish, and queues the webhook sweep
+when a delivery is overdue by more than its lease (its task was lost, or its worker died). The
+`db_worker` command runs it every WORKER_RECOVERY_SECONDS, so the worker alone recovers a dead
+worker's work.
 
 Re-running is safe because every task here is idempotent: `order_execute` locks the order row and
 checks its status in the fill's transaction, so an order is filled at most once even when the
@@ -14,11 +16,14 @@ checks its status in the fill's transaction, so an order is filled at most once 
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from broker.services import orders_sweep
+from events.models import WebhookDelivery
+from events.tasks import webhook_deliveries_sweep_task
 
 logger = logging.getLogger("broker.worker")
 
@@ -53,6 +58,19 @@ def worker_recover(*, orphan_after: timedelta) -> dict[str, int]:
                 task_result.save(update_fields=["status"])
                 requeued += 1
     counts = {"requeued": requeued, "failed": failed, **orders_sweep(stale_after=orphan_after)}
+    counts["webhook_sweep"] = _webhook_sweep_if_overdue()
     if requeued or failed or counts["stale"]:
         logger.warning("worker recovered orphaned work: %s", counts)
     return counts
+
+
+def _webhook_sweep_if_overdue() -> int:
+    """Queue the webhook sweep when a pending delivery is overdue by more than a lease: 1 if queued."""
+    overdue = timezone.now() - timedelta(seconds=settings.WEBHOOK_DELIVERY_LEASE_SECONDS)
+    pending = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PENDING, next_attempt_at__lt=overdue, endpoint__is_enabled=True
+    )
+    if not pending.exists():
+        return 0
+    transaction.on_commit(webhook_deliveries_sweep_task.enqueue)
+    return 1

@@ -13,7 +13,14 @@ from rest_framework.routers import APIRootView, DefaultRouter
 
 from core.api.problems import problem_detail, problem_list
 
-API_URL_MODULES = ["accounts.api.urls", "ledger.api.urls", "operations.api.urls", "broker.api.urls", "chain.api.urls"]
+API_URL_MODULES = [
+    "accounts.api.urls",
+    "ledger.api.urls",
+    "operations.api.urls",
+    "broker.api.urls",
+    "chain.api.urls",
+    "events.api.urls",
+]
 
 
 class ApiRootView(APIRootView):

@@ -9,7 +9,7 @@ accounts.roles.user_has_role.
 from accounts.roles import COMPLIANCE, OPERATIONS, READ_ONLY
 
 # Every role may view every model of these apps, and the dashboard.
-VIEWABLE_APPS = ("accounts", "ledger", "broker", "audit", "operations", "chain", "django_tasks_database")
+VIEWABLE_APPS = ("accounts", "ledger", "broker", "audit", "operations", "chain", "events", "django_tasks_database")
 EVERY_ROLE = ["operations.view_dashboard"]
 
 # Operations manages clients, users, keys, accounts, orders and rates, and posts adjustments.
@@ -35,9 +35,11 @@ OPERATIONS_GRANTS = [
     "chain.change_networkasset",
     "chain.delete_networkasset",
     "chain.operate_cryptowithdrawal",
+    "events.delete_webhookendpoint",
 ]
-# Every broker model: rates, orders, offered currencies… (money moves only through its services).
-OPERATIONS_APP_GRANTS: dict[str, tuple[str, ...]] = {"broker": ("add", "change")}
+# Every broker model: rates, orders, offered currenciesâ¦ (money moves only through its services).
+# Webhook endpoints are managed on a client's behalf (events and attempts stay read-only in admin).
+OPERATIONS_APP_GRANTS: dict[str, tuple[str, ...]] = {"broker": ("add", "change"), "events": ("add", "change")}
 
 COMPLIANCE_GRANTS = [
     "operations.change_reviewitem",

@@ -3,6 +3,9 @@
 Lifecycle changes owned by other apps (clients, API keys, freezes, deactivation, adjustments,
 rates) are audited by those apps' services, so every caller records them.
 
+Held withdrawals write their client's events (`withdrawal.pending_review`, `.approved`,
+`.rejected`) in the transaction of each step.
+
 Withdrawals above settings.WITHDRAWAL_REVIEW_THRESHOLD_USD are decided here: the request holds
 the amount, and Compliance approves (the withdrawal entry captures the hold) or rejects (the hold
 is released). The pending row is locked first, then the ledger takes its locks (accounts, then
@@ -18,6 +21,7 @@ from accounts.roles import COMPLIANCE, user_has_role
 from audit.services import audit_record
 from broker.selectors import settlement_value
 from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from events.services import event_record
 from ledger.models import Account, JournalEntry
 from ledger.money import amount_render
 from ledger.services import (
@@ -115,6 +119,7 @@ def withdrawal_request(
             client_id=account.client_id, user_id=account.user_id, withdrawal=pending,
             detail=f"withdrawal of {amount_render(amount, currency=account.currency)} held for approval",
         )
+        event_record(type="withdrawal.pending_review", obj=pending)
     return pending
 
 
@@ -190,3 +195,4 @@ def _decide(
         actor=actor, action=f"operations.withdrawal_{status}", obj=pending, client=pending.client_id,
         before=before, after={"status": status, "entry": entry.pk if entry else None, "reason": reason},
     )
+    event_record(type=f"withdrawal.{status}", obj=pending)  # withdrawal.approved, withdrawal.rejected

@@ -31,6 +31,8 @@ from broker.services.orders import order_submit
 from broker.services.quotes import quote_create
 from broker.services.rates import rate_update
 from core.errors import DomainError
+from events.models import Event, WebhookDelivery, WebhookEndpoint
+from events.services import webhook_endpoint_create
 from ledger.models import Account, Currency, CurrencyAuthorization, Hold, JournalEntry, Posting
 from ledger.services import system_account_get, transfer_create
 from tests.factories import ClientFactory, EndUserFactory, PlatformStaffFactory, open_account
@@ -42,7 +44,8 @@ BTC_PRICE_E8 = 60_000 * 10**8  # 60,000.00 USD per BTC
 class Tenant:
     """A client with an API key, one funded end user (USD 99.00 after a 1.00 transfer to the
     peer, BTC 1.00000000) and a peer with a USD account. The user has a BTC quote and a resting
-    limit sell (0.01 BTC held)."""
+    limit sell (0.01 BTC held). A webhook endpoint (registered first) has a pending delivery of
+    every event."""
 
     client: Client
     api_key: ApiKey
@@ -55,6 +58,9 @@ class Tenant:
     transfer: JournalEntry
     quote: Quote
     order: Order
+    webhook_endpoint: WebhookEndpoint
+    webhook_delivery: WebhookDelivery
+    event: Event
 
     @property
     def auth(self) -> dict:
@@ -64,6 +70,7 @@ class Tenant:
 def make_tenant() -> Tenant:
     client = ClientFactory()
     api_key, plaintext = api_key_create(client=client, name="test")
+    webhook_endpoint, _ = webhook_endpoint_create(client_id=client.pk, url="http://127.0.0.1:9/hooks")
     user = EndUserFactory(client=client)
     usd = open_account(user, "USD", deposit=100_00)
     btc = open_account(user, "BTC", deposit=1_00000000)
@@ -92,6 +99,9 @@ def make_tenant() -> Tenant:
         transfer=transfer,
         quote=quote,
         order=order,
+        webhook_endpoint=webhook_endpoint,
+        webhook_delivery=WebhookDelivery.objects.filter(endpoint=webhook_endpoint).first(),
+        event=Event.objects.filter(client=client).first(),
     )
 
 
@@ -101,7 +111,7 @@ def end_user_auth(user: User) -> dict:
 
 def ledger_snapshot() -> dict:
     """Everything a refused action must leave untouched: balances and holds, the journal, users
-    and their authorizations, quotes, orders, conversions and rate history."""
+    and their authorizations, quotes, orders, conversions, rate history, events and webhooks."""
     return {
         "accounts": list(Account.objects.order_by("pk").values_list("pk", "balance", "held", "is_active")),
         "entries": JournalEntry.objects.count(),
@@ -113,6 +123,13 @@ def ledger_snapshot() -> dict:
         "orders": list(Order.objects.order_by("pk").values_list("pk", "status")),
         "conversions": Conversion.objects.count(),
         "rates": RateHistory.objects.count(),
+        "events": Event.objects.count(),
+        "webhook_endpoints": list(
+            WebhookEndpoint.objects.order_by("pk").values_list("pk", "url", "is_enabled", "encrypted_secret")
+        ),
+        "webhook_deliveries": list(
+            WebhookDelivery.objects.order_by("pk").values_list("pk", "status", "next_attempt_at")
+        ),
     }
 
 

@@ -126,6 +126,27 @@ ENDPOINTS = [
              lambda t: {"account": t.btc.pk, "address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
                         "amount": "0.001"},
              end_user_outsider=403, id="crypto-withdrawals-create"),
+    # Events and webhooks: the client's integration only; end-user tokens get 403.
+    Endpoint("GET", lambda t: "/api/v1/events/", names_object=False, end_user_outsider=403, id="events-list"),
+    Endpoint("GET", lambda t: f"/api/v1/events/{t.event.public_id}/", end_user_outsider=403, id="events-retrieve"),
+    Endpoint("GET", lambda t: "/api/v1/webhook-endpoints/", names_object=False, end_user_outsider=403,
+             id="webhook-endpoints-list"),
+    Endpoint("POST", lambda t: "/api/v1/webhook-endpoints/", lambda t: {"url": "http://127.0.0.1:9/new"},
+             names_object=False, end_user_outsider=403, id="webhook-endpoints-create"),
+    Endpoint("GET", lambda t: f"/api/v1/webhook-endpoints/{t.webhook_endpoint.pk}/", end_user_outsider=403,
+             id="webhook-endpoints-retrieve"),
+    Endpoint("PATCH", lambda t: f"/api/v1/webhook-endpoints/{t.webhook_endpoint.pk}/",
+             lambda t: {"is_enabled": False}, end_user_outsider=403, id="webhook-endpoints-update"),
+    Endpoint("DELETE", lambda t: f"/api/v1/webhook-endpoints/{t.webhook_endpoint.pk}/", end_user_outsider=403,
+             id="webhook-endpoints-delete"),
+    Endpoint("POST", lambda t: f"/api/v1/webhook-endpoints/{t.webhook_endpoint.pk}/rotate-secret/", lambda t: {},
+             end_user_outsider=403, id="webhook-endpoints-rotate-secret"),
+    Endpoint("GET", lambda t: f"/api/v1/webhook-endpoints/{t.webhook_endpoint.pk}/deliveries/",
+             end_user_outsider=403, id="webhook-endpoints-deliveries"),
+    Endpoint("GET", lambda t: f"/api/v1/webhook-deliveries/{t.webhook_delivery.pk}/", end_user_outsider=403,
+             id="webhook-deliveries-retrieve"),
+    Endpoint("POST", lambda t: f"/api/v1/webhook-deliveries/{t.webhook_delivery.pk}/retry/", lambda t: {},
+             end_user_outsider=403, id="webhook-deliveries-retry"),
 ]
 
 
@@ -193,7 +214,9 @@ def test_end_user_outside_its_rights_is_refused_and_changes_nothing(api, tenant,
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/users/", "/api/v1/accounts/", "/api/v1/transfers/", "/api/v1/transactions/"]
+    "path",
+    ["/api/v1/users/", "/api/v1/accounts/", "/api/v1/transfers/", "/api/v1/transactions/", "/api/v1/events/",
+     "/api/v1/webhook-endpoints/"],
 )
 def test_lists_never_show_another_clients_rows(api, tenant, other_tenant, path):
     # when
@@ -211,7 +234,11 @@ def test_biggest_never_shows_another_clients_accounts(api, tenant, other_tenant)
     assert {row["id"] for row in response.json()} <= {other_tenant.usd.pk, other_tenant.btc.pk}
 
 
-def _ids_of(tenant: Tenant, path: str) -> set[int]:
+def _ids_of(tenant: Tenant, path: str) -> set:
+    if "events" in path:
+        return set(tenant.client.events.values_list("public_id", flat=True))
+    if "webhook-endpoints" in path:
+        return {tenant.webhook_endpoint.pk}
     if "users" in path:
         return {tenant.user.pk, tenant.peer.pk}
     if "accounts" in path:

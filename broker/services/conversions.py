@@ -13,6 +13,7 @@ from broker.models import Conversion
 from broker.pricing import ROUND_FLOOR, divide, fee_for_notional, notional_for_quantity
 from broker.selectors import settlement_price_get
 from broker.services.currencies import currency_check_offered_and_authorized
+from events.services import event_record
 from ledger.models import Account, Currency, JournalEntry
 from ledger.money import minor_units_bound, minor_units_check
 from ledger.selectors import settlement_currency
@@ -90,7 +91,7 @@ def conversion_create(*, user: User, from_currency: Currency, to_currency: Curre
             reference=f"conversion:{from_currency.code}->{to_currency.code}",
             metadata={"from_price_e8": from_price_e8, "to_price_e8": to_price_e8},
         )
-        return Conversion.objects.create(
+        conversion = Conversion.objects.create(
             client_id=client_id,
             user=user,
             from_currency=from_currency,
@@ -104,6 +105,8 @@ def conversion_create(*, user: User, from_currency: Currency, to_currency: Curre
             fee=fee,
             entry=entry,
         )
+        event_record(type="conversion.created", obj=conversion)
+        return conversion
 
 
 def _merge_legs(legs: list[Leg]) -> list[Leg]:

@@ -39,6 +39,7 @@ from broker.services.quotes import quote_claim
 from broker.services.scheduling import order_execution_schedule
 from broker.services.trades import TradeTerms, trade_legs, trade_terms
 from core.errors import DomainError
+from events.services import event_record
 from ledger.models import Account, Currency, Hold, JournalEntry
 from ledger.money import amount_render, is_minor_units
 from ledger.selectors import settlement_currency
@@ -77,7 +78,8 @@ def order_submit(
       order at the current (or stop) price moved up by MARKET_ORDER_SLIPPAGE_BPS;
     - sell: the quantity of the currency (for a market sell sized in USD, the quantity at the
       current price moved down by the slippage margin).
-    Everything (quote claim, order row, hold) is written in one transaction, or nothing is.
+    Everything (quote claim, order row, hold, `order.accepted` event) is written in one
+    transaction, or nothing is.
     Locks: the quote row, then the held account (one guarded UPDATE in hold_create).
     Raises InvalidOrderError, InvalidAmountError, InvalidPriceError, QuoteMismatchError,
     QuoteNotFoundError, QuoteExpiredError, QuoteUsedError, CurrencyNotOfferedError,
@@ -156,6 +158,7 @@ def order_submit(
             raise
         order.hold = hold_create(account=hold_account, amount=hold_amount, reason=f"order {order.pk}")
         order.save(update_fields=["hold"])
+        event_record(type="order.accepted", obj=order)
         order_execution_schedule(order_id=order.pk)
     return order
 
@@ -168,7 +171,8 @@ def order_execute(*, order_id: int) -> Order:
     when the rate ≥ stop and a stop sell when ≤ stop, then fills as a market order. An
     immediate-or-cancel order that cannot fill now expires.
     Invariants: one fill = one `trade` journal entry that captures the order's hold in the same
-    update; an order leaves `submitted`/`open` exactly once. Rejections at execution (price moved
+    update; an order leaves `submitted`/`open` exactly once, with its event (`order.opened`,
+    `order.filled`, `order.rejected`, `order.expired`) in the same transaction. Rejections at execution (price moved
     past the hold, authorization revoked, user frozen …) release the hold and record the reason.
     Locks: the order row (select_for_update, status checked under it), then the accounts.
     Raises OrderNotFoundError.
@@ -442,6 +446,7 @@ def _order_record_fill(*, order: Order, terms: TradeTerms, entry: JournalEntry, 
     order.entry = entry
     order.filled_at = order.closed_at = now
     order.save()
+    event_record(type="order.filled", obj=order)
     return order
 
 
@@ -449,6 +454,7 @@ def _order_rest(*, order: Order) -> Order:
     if order.status != Order.Status.OPEN:
         order.status = Order.Status.OPEN
         order.save(update_fields=["status", "updated_at"])
+        event_record(type="order.opened", obj=order)
     return order
 
 
@@ -462,6 +468,7 @@ def _order_close(*, order: Order, status: str, reason: str, now: datetime) -> Or
     order.reject_reason = reason
     order.closed_at = now
     order.save(update_fields=["status", "reject_reason", "closed_at", "triggered_at", "updated_at"])
+    event_record(type=f"order.{status}", obj=order)  # order.rejected, order.cancelled, order.expired
     return order
 
 

@@ -16,6 +16,7 @@ from broker.services.market import (
     trade_check_size,
 )
 from broker.services.trades import trade_terms
+from events.services import event_record
 from ledger.models import Currency
 from ledger.selectors import settlement_currency
 from ledger.services import user_check_can_move
@@ -29,7 +30,8 @@ def quote_create(
     quantity: int | None = None,
     usd_amount: int | None = None,
 ) -> Quote:
-    """Price a trade at the current rate and the client's fee; writes only the quote (no hold).
+    """Price a trade at the current rate and the client's fee; writes only the quote (no hold) and
+    its `quote.created` event.
 
     Raises InvalidOrderError (side, or not exactly one of quantity / usd_amount),
     CurrencyNotOfferedError, CurrencyNotAuthorizedError, CurrencyNotTradableError,
@@ -49,19 +51,22 @@ def quote_create(
         quantity=quantity,
         usd_amount=usd_amount,
     )
-    return Quote.objects.create(
-        client_id=user.client_id,
-        user=user,
-        side=side,
-        currency=currency,
-        quantity=terms.quantity,
-        price_e8=terms.price_e8,
-        usd_amount=terms.notional,
-        fee_bps=user.client.fee_bps,
-        fee=terms.fee,
-        total=terms.total,
-        expires_at=timezone.now() + timedelta(seconds=settings.QUOTE_TTL_SECONDS),
-    )
+    with transaction.atomic():
+        quote = Quote.objects.create(
+            client_id=user.client_id,
+            user=user,
+            side=side,
+            currency=currency,
+            quantity=terms.quantity,
+            price_e8=terms.price_e8,
+            usd_amount=terms.notional,
+            fee_bps=user.client.fee_bps,
+            fee=terms.fee,
+            total=terms.total,
+            expires_at=timezone.now() + timedelta(seconds=settings.QUOTE_TTL_SECONDS),
+        )
+        event_record(type="quote.created", obj=quote)
+    return quote
 
 
 def quote_claim(*, quote_id: int, user: User) -> Quote:

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "core",
     "audit",
+    "events",
     "accounts",
     "ledger",
     "broker",
@@ -180,6 +181,8 @@ SPECTACULAR_SETTINGS = {
         "PendingWithdrawalStatusEnum": "operations.models.PendingWithdrawal.Status",
         "ChainDepositStatusEnum": "chain.models.ChainDeposit.Status",
         "CryptoWithdrawalStatusEnum": "chain.models.CryptoWithdrawal.Status",
+        "EventTypeEnum": "events.models.Event.Type",
+        "OrderTypeEnum": "broker.models.Order.Type",
     },
 }
 
@@ -240,6 +243,24 @@ LEDGER_SNAPSHOT_TIMEZONE = env.str("LEDGER_SNAPSHOT_TIMEZONE", default="UTC")
 CHAIN_HD_SEED = env.str("CHAIN_HD_SEED", default="")
 # An Ethereum node's JSON-RPC URL (http(s)://…), or eth-tester:// for an in-process chain (tests).
 ETHEREUM_RPC_URL = env.str("ETHEREUM_RPC_URL", default="")
+# Events and webhooks (events app).
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
+# Private, loopback and link-local webhook URLs (and plain http://) are refused unless this is on;
+# on in development and tests only.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+# Seconds to wait after each failed attempt; after the last, the delivery is failed. The default
+# (≈ 27.6 h, ±10 % jitter) keeps retrying for more than a day.
+WEBHOOK_RETRY_SCHEDULE_SECONDS = [
+    int(seconds)
+    for seconds in env.list("WEBHOOK_RETRY_SCHEDULE_SECONDS", default=["5", "300", "1800", "7200", "18000",
+                                                                          "36000", "36000"])
+]
+# An endpoint failing without a single success for this long is disabled (and an event says so).
+WEBHOOK_DISABLE_AFTER_HOURS = env.int("WEBHOOK_DISABLE_AFTER_HOURS", default=120)
+# How long a worker holds a delivery it is sending; a killed worker's delivery is due again after it.
+WEBHOOK_DELIVERY_LEASE_SECONDS = env.int("WEBHOOK_DELIVERY_LEASE_SECONDS", default=60)
+# Encrypts webhook signing secrets at rest; derived from SECRET_KEY when empty.
+WEBHOOK_SECRET_KEY = env.str("WEBHOOK_SECRET_KEY", default="")
 
 # The currency trades settle in; every user is authorized for it.
 SETTLEMENT_CURRENCY = "USD"

@@ -11,3 +11,5 @@ API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="") or SECRET_KEY
 # `make run`: the public development mnemonic and the local chain `chain_devnode` serves.
 CHAIN_HD_SEED = env.str("CHAIN_HD_SEED", default="") or "test test test test test test test test test test test junk"
 ETHEREUM_RPC_URL = env.str("ETHEREUM_RPC_URL", default="") or "http://127.0.0.1:8545"
+# Local receivers (http://127.0.0.1:...) for webhooks.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=True)

@@ -18,3 +18,5 @@ COMPLIANCE_RULES_CACHE_SECONDS = 0
 # The well-known development mnemonic (public: never holds real coins) and the in-process chain.
 CHAIN_HD_SEED = "test test test test test test test test test test test junk"
 ETHEREUM_RPC_URL = "eth-tester://"
+# Tests run webhook receivers on 127.0.0.1; the refusals are tested with this turned off.
+WEBHOOK_ALLOW_PRIVATE_URLS = True

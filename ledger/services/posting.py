@@ -8,6 +8,8 @@ Invariants kept (and why they hold under concurrency):
   tells whether it applied. There is no read-check-write in Python, so two concurrent debits
   cannot both pass on a stale read. Check constraints are the backstop.
 - Balances equal the sum of their postings: both are written in the same transaction.
+- Every entry, of every kind, has exactly one `transaction.created` event, written here in the
+  same transaction (the events outbox).
 - Accounts are updated in primary-key order, so two entries touching the same accounts take
   their row locks in the same order and cannot deadlock each other.
 - No balance leaves the signed 64-bit range: credits are guarded in the same UPDATE
@@ -35,6 +37,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from events.services import event_record
 from ledger.errors import (
     HoldNotActiveError,
     InactiveAccountError,
@@ -108,6 +111,7 @@ def entry_post(
         )
         postings = Posting.objects.bulk_create(_running_postings(entry=entry, legs=legs, after=after))
         _remember_postings(entry=entry, postings=postings)
+        event_record(type="transaction.created", obj=entry, legs=legs)
         for observer in _observers():
             observer(entry=entry, legs=legs)
     return entry

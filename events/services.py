@@ -1,0 +1,212 @@
+"""Writes for events and webhook endpoints.
+
+`event_record` is the one way an event is written: the service that makes a change calls it in
+its own transaction (next to its audit event), never from a signal, a view or after commit, so
+an event exists exactly when its change committed. Deliveries to the client's endpoints are
+written in that same transaction (the outbox) and handed to the worker once it commits; a crash
+in between loses nothing, the `deliver_webhooks` sweep finds them due.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from core.errors import ConflictError
+from events import registry
+from events.models import Event, WebhookDelivery, WebhookEndpoint
+from events.signing import secret_encrypt, secret_generate
+from events.url_safety import webhook_url_check
+
+
+class WebhookEndpointDisabledError(ConflictError):
+    code = "webhook_endpoint_disabled"
+    title = "Webhook endpoint disabled"
+
+
+def event_record(
+    *, type: str, obj: models.Model, client_id: int | None = None, **render_context: Any  # noqa: A002
+) -> Event:
+    """Write one event about `obj` and its deliveries, in the caller's transaction.
+
+    `data` is `obj` rendered by the renderer its app registered (events.registry): the object
+    exactly as the API shows it; `render_context` goes to that renderer (a new journal entry's
+    legs, so it renders without reading its postings back). `client_id` defaults to
+    `obj.client_id`. Each enabled endpoint of the client that wants `type` gets a pending
+    delivery; the worker is asked to send them once the transaction commits.
+    """
+    if type not in Event.Type.values:
+        raise ValueError(f"Unknown event type {type!r}.")
+    if client_id is None:
+        client_id = obj.client_id  # type: ignore[attr-defined]  # every evented model has a client
+    # Part of the caller's transaction, without a savepoint of its own: on the hot path of every
+    # movement, and an error here fails the change anyway.
+    with transaction.atomic(savepoint=False):
+        event = Event.objects.create(type=type, client_id=client_id, data=registry.render_json(obj, **render_context))
+        endpoints = WebhookEndpoint.objects.filter(client_id=client_id, is_enabled=True).only("pk", "event_types")
+        deliveries = WebhookDelivery.objects.bulk_create(
+            [
+                WebhookDelivery(event=event, endpoint_id=endpoint.pk, next_attempt_at=event.created_at)
+                for endpoint in endpoints
+                if endpoint.wants(type)
+            ]
+        )
+        if deliveries:
+            delivery_schedule(delivery_ids=[delivery.pk for delivery in deliveries])
+    return event
+
+
+def delivery_schedule(*, delivery_ids: Iterable[int], run_after: datetime | None = None) -> None:
+    """Ask the worker to attempt these deliveries once the current transaction commits."""
+    delivery_ids = list(delivery_ids)
+
+    def enqueue() -> None:
+        from events.tasks import webhook_deliver_task
+
+        task = webhook_deliver_task.using(run_after=run_after) if run_after is not None else webhook_deliver_task
+        for delivery_id in delivery_ids:
+            task.enqueue(delivery_id=delivery_id)
+
+    transaction.on_commit(enqueue)
+
+
+def events_purge(*, now: datetime | None = None) -> int:
+    """Delete events older than EVENT_RETENTION_DAYS, with their deliveries; returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.EVENT_RETENTION_DAYS)
+    deleted, per_model = Event.objects.filter(created_at__lt=cutoff).delete()
+    return per_model.get(Event._meta.label, 0)
+
+
+def webhook_endpoint_create(
+    *,
+    client_id: int,
+    url: str,
+    event_types: list[str] | None = None,
+    description: str = "",
+    actor: Any = None,
+) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint. Returns it and its signing secret in plain text, which is never
+    shown again (only its encryption is stored). Raises UnsafeWebhookUrlError."""
+    webhook_url_check(url)
+    secret = secret_generate()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            client_id=client_id,
+            url=url,
+            event_types=_event_types(event_types),
+            description=description,
+            encrypted_secret=secret_encrypt(secret),
+        )
+        audit_record(
+            actor=actor, action="events.webhook_endpoint_create", obj=endpoint,
+            after={"url": url, "event_types": endpoint.event_types, "description": description},
+        )
+    return endpoint, secret
+
+
+def webhook_endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    event_types: list[str] | None = None,
+    description: str | None = None,
+    is_enabled: bool | None = None,
+    actor: Any = None,
+) -> WebhookEndpoint:
+    """Change an endpoint; None leaves a field as it is. Enabling it again forgets its failures.
+    Raises UnsafeWebhookUrlError."""
+    changes: dict[str, Any] = {}
+    if url is not None:
+        webhook_url_check(url)
+        changes["url"] = url
+    if event_types is not None:
+        changes["event_types"] = _event_types(event_types)
+    if description is not None:
+        changes["description"] = description
+    if is_enabled is not None:
+        changes["is_enabled"] = is_enabled
+        if is_enabled and not endpoint.is_enabled:
+            changes["failing_since"] = None
+            changes["disabled_at"] = None
+        elif not is_enabled and endpoint.is_enabled:
+            changes["disabled_at"] = timezone.now()
+    changes = {field: value for field, value in changes.items() if getattr(endpoint, field) != value}
+    if not changes:
+        return endpoint
+    before = {field: getattr(endpoint, field) for field in changes}
+    with transaction.atomic():
+        for field, value in changes.items():
+            setattr(endpoint, field, value)
+        endpoint.save(update_fields=[*changes, "updated_at"])
+        audit_record(actor=actor, action="events.webhook_endpoint_update", obj=endpoint, before=before, after=changes)
+        if changes.get("is_enabled"):
+            # Deliveries that waited while it was disabled go out now, not at the next sweep.
+            waiting = WebhookDelivery.objects.filter(endpoint=endpoint, status=WebhookDelivery.Status.PENDING)
+            waiting.update(next_attempt_at=timezone.now())
+            delivery_schedule(delivery_ids=waiting.values_list("pk", flat=True))
+    return endpoint
+
+
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Any = None) -> tuple[WebhookEndpoint, str]:
+    """Replace the signing secret at once; deliveries from now on are signed with the new one."""
+    secret = secret_generate()
+    with transaction.atomic():
+        endpoint.encrypted_secret = secret_encrypt(secret)
+        endpoint.save(update_fields=["encrypted_secret", "updated_at"])
+        audit_record(actor=actor, action="events.webhook_endpoint_rotate_secret", obj=endpoint)
+    return endpoint, secret
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Any = None) -> None:
+    """Delete an endpoint with its deliveries and their attempts (the events stay)."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor, action="events.webhook_endpoint_delete", obj=endpoint,
+            before={"url": endpoint.url, "event_types": endpoint.event_types},
+        )
+        endpoint.delete()
+
+
+def webhook_endpoint_disable_for_failures(*, endpoint_id: int, now: datetime) -> bool:
+    """Disable an endpoint that has failed without a success since longer than
+    WEBHOOK_DISABLE_AFTER_HOURS, and record `webhook_endpoint.disabled`. Once: True only for the
+    call that disabled it."""
+    cutoff = now - timedelta(hours=settings.WEBHOOK_DISABLE_AFTER_HOURS)
+    with transaction.atomic():
+        disabled = WebhookEndpoint.objects.filter(
+            pk=endpoint_id, is_enabled=True, failing_since__lte=cutoff
+        ).update(is_enabled=False, disabled_at=now, updated_at=now)
+        if not disabled:
+            return False
+        endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
+        audit_record(
+            action="events.webhook_endpoint_disabled", obj=endpoint,
+            before={"is_enabled": True}, after={"is_enabled": False, "failing_since": endpoint.failing_since},
+        )
+        event_record(type=Event.Type.WEBHOOK_ENDPOINT_DISABLED, obj=endpoint)
+    return True
+
+
+def webhook_delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Attempt a delivery again now, whatever its status (one more attempt for a failed one).
+    Raises WebhookEndpointDisabledError (enable the endpoint first)."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
+        if not endpoint.is_enabled:
+            raise WebhookEndpointDisabledError(f"Webhook endpoint {endpoint.pk} is disabled; enable it first.")
+        now = timezone.now()
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at=now
+        )
+        delivery_schedule(delivery_ids=[delivery.pk])
+    delivery.refresh_from_db()
+    return delivery
+
+
+def _event_types(event_types: list[str] | None) -> list[str]:
+    # Sorted and unique, so "all types" is always [] and comparisons are stable.
+    return sorted(set(event_types or []))

@@ -14,11 +14,13 @@ checks its status in the fill's transaction, so an order is filled at most once 
 """
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
 from broker.services import orders_sweep
@@ -59,6 +61,7 @@ def worker_recover(*, orphan_after: timedelta) -> dict[str, int]:
                 requeued += 1
     counts = {"requeued": requeued, "failed": failed, **orders_sweep(stale_after=orphan_after)}
     counts["webhook_sweep"] = _webhook_sweep_if_overdue()
+    counts["purged"] = _housekeeping()
     if requeued or failed or counts["stale"]:
         logger.warning("worker recovered orphaned work: %s", counts)
     return counts
@@ -74,3 +77,14 @@ def _webhook_sweep_if_overdue() -> int:
         return 0
     transaction.on_commit(webhook_deliveries_sweep_task.enqueue)
     return 1
+def _housekeeping() -> int:
+    """Run each WORKER_HOUSEKEEPING function; returns the rows they removed. One failing is logged
+    and does not stop the others or the recovery."""
+    removed = 0
+    for path in settings.WORKER_HOUSEKEEPING:
+        clean_up: Callable[[], int] = import_string(path)
+        try:
+            removed += clean_up() or 0
+        except Exception:
+            logger.exception("worker housekeeping failed: %s", path)
+    return removed

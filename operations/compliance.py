@@ -15,7 +15,6 @@ It runs while the entry's account rows are locked, so it is kept O(1) in the use
 The pending-withdrawal hold (operations.services) is decided before any of this, synchronously.
 """
 
-import secrets
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -31,7 +30,6 @@ from ledger.services import Leg
 from operations.models import ComplianceRule, MovementCount, ReviewItem
 
 # One entry in this many also deletes a batch of counters older than any window needs.
-_PURGE_ONE_IN = 1000
 _COUNTER_RETENTION_MINUTES = 7 * 24 * 60
 
 _rules_cache: tuple[float, list[ComplianceRule]] | None = None
@@ -117,10 +115,15 @@ def _movements_count(*, user_ids: list[int], now, window_minutes: int) -> dict[i
     counts: dict[int, dict[int, int]] = {user_id: {} for user_id in user_ids}
     for user_id, row_minute, movements in rows:
         counts[user_id][row_minute] = movements
-    if secrets.randbelow(_PURGE_ONE_IN) == 0:
-        stale = MovementCount.objects.filter(minute__lt=minute - _COUNTER_RETENTION_MINUTES).values("pk")[:500]
-        MovementCount.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
     return counts
+
+
+def movement_counts_purge() -> int:
+    """Delete per-minute counters older than any velocity window may reach (worker housekeeping,
+    `WORKER_HOUSEKEEPING`: never on the posting path). Returns how many."""
+    cutoff = _minute(timezone.now()) - _COUNTER_RETENTION_MINUTES
+    deleted, _ = MovementCount.objects.filter(minute__lt=cutoff).delete()
+    return deleted
 
 
 def _evaluate(

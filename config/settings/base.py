@@ -200,6 +200,13 @@ WORKER_ORPHAN_SECONDS = env.int("WORKER_ORPHAN_SECONDS", default=30)
 WORKER_RECOVERY_SECONDS = env.int("WORKER_RECOVERY_SECONDS", default=15)
 WORKER_RETRY_MIN_SECONDS = env.float("WORKER_RETRY_MIN_SECONDS", default=0.5)
 WORKER_RETRY_MAX_SECONDS = env.float("WORKER_RETRY_MAX_SECONDS", default=30)
+# Called by the worker with its recovery (every WORKER_RECOVERY_SECONDS): clean-ups that must
+# never run on a request or inside a money movement.
+WORKER_HOUSEKEEPING = [
+    "core.api.idempotency.idempotency_purge",
+    "operations.compliance.movement_counts_purge",
+    "events.services.events_purge",
+]
 
 # Platform rules (documented in .env.example).
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="") or SECRET_KEY

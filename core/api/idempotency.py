@@ -25,8 +25,9 @@ keys and client staff, per end user, per staff member:
   authentication, permission and lookup failures, are not stored: nothing started.
 - The same key with a different request → 422 `idempotency_key_reused`.
 - A retry while the first request is still running → 409 `idempotency_in_progress`.
-- Records are kept `settings.IDEMPOTENCY_TTL_HOURS`; `manage.py purge_idempotency` deletes
-  expired ones (an expired record is also replaced when its key is used again).
+- Records are kept `settings.IDEMPOTENCY_TTL_HOURS`; the worker deletes expired ones in the
+  background (`WORKER_HOUSEKEEPING`), as does `manage.py purge_idempotency` (an expired record is
+  also replaced when its key is used again). Never on the request path.
 
 Why it is crash-safe: the record row is inserted first, inside the same `transaction.atomic()` as
 the effect, and updated with the outcome before commit. Either both commit or neither does. A
@@ -48,7 +49,6 @@ for the first and then replays.
 import functools
 import hashlib
 import json
-import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -67,8 +67,6 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 # One write in this many also deletes a batch of expired records.
-_PURGE_ONE_IN = 100
-_PURGE_BATCH = 500
 _LOCK_NOT_AVAILABLE = "55P03"
 _CLAIM_POSTGRESQL = (
     "INSERT INTO core_idempotencyrecord (scope, key, request_hash, content_type, created_at, expires_at) "
@@ -133,7 +131,6 @@ def idempotent(handler):
                 if record is not None:
                     return _replay(record, request_hash)
                 continue  # it expired (and is gone now) or its first request rolled back: claim again
-            _maybe_purge()
             return response
         raise IdempotencyInProgressError()
 
@@ -256,9 +253,3 @@ def _normalised(data) -> str | None:
     if data is None:
         return None
     return FastJSONRenderer().render(data).decode()
-
-
-def _maybe_purge() -> None:
-    if secrets.randbelow(_PURGE_ONE_IN) == 0:
-        expired = IdempotencyRecord.objects.filter(expires_at__lte=timezone.now()).values("pk")[:_PURGE_BATCH]
-        IdempotencyRecord.objects.filter(pk__in=list(expired.values_list("pk", flat=True))).delete()

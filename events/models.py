@@ -40,6 +40,8 @@ class Event(models.Model):
         QUOTE_CREATED = "quote.created"
         CONVERSION_CREATED = "conversion.created"
         WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
+        CHAIN_DEPOSIT_DETECTED = "chain_deposit.detected"
+        CHAIN_DEPOSIT_CREDITED = "chain_deposit.credited"
 
     public_id = models.CharField(max_length=40, unique=True, default=event_public_id, editable=False)
     type = models.CharField(max_length=50, choices=Type.choices)

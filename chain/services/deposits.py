@@ -19,6 +19,7 @@ from audit.services import audit_record
 from chain.adapters import IncomingTransfer, TxState, adapter_for
 from chain.models import ChainDeposit, DepositAddress, Network, NetworkAsset
 from core.errors import DomainError
+from events.services import event_record
 from ledger.errors import AlreadyExistsError
 from ledger.models import Account, JournalEntry
 from ledger.services import Leg, account_create, entry_post, system_account_get
@@ -161,8 +162,10 @@ def _user_account(deposit: ChainDeposit) -> Account:
 def _deposit_detected(deposit: ChainDeposit) -> None:
     audit_record(action="chain.deposit_detected", obj=deposit,
                  after={"tx_hash": deposit.tx_hash, "amount": deposit.amount, "status": deposit.status})
+    event_record(type="chain_deposit.detected", obj=deposit)
 
 
 def _deposit_credited(deposit: ChainDeposit) -> None:
     audit_record(action="chain.deposit_credited", obj=deposit,
                  after={"tx_hash": deposit.tx_hash, "amount": deposit.amount, "entry": deposit.entry_id})
+    event_record(type="chain_deposit.credited", obj=deposit)

@@ -18,6 +18,7 @@ from chain.services import (
     deposit_address_assign,
     network_asset_get,
 )
+from events.models import Event
 from ledger.models import Account, Currency, JournalEntry
 from ledger.verification import ledger_verify
 from tests.factories import EndUserFactory, open_account
@@ -63,6 +64,10 @@ def test_deposits_are_credited_once_only_after_the_threshold(chain, ethereum):
     assert [(d.currency_id, d.status, d.amount, d.dust) for d in deposits] == [
         ("ETH", "pending", GWEI, 7), ("USDT", "pending", 25_000_000, 0)]
     assert not Account.objects.filter(user=user, balance__gt=0).exists()
+    detected = Event.objects.filter(client=user.client, type="chain_deposit.detected")
+    assert sorted((e.data["currency"], e.data["status"], e.data["amount"]) for e in detected) == [
+        ("ETH", "pending", "1.000000000"), ("USDT", "pending", "25.000000")]
+    assert not Event.objects.filter(type="chain_deposit.credited").exists()
 
     # when: blocks are mined past the threshold, and the watcher runs twice
     chain.mine(3)
@@ -78,6 +83,12 @@ def test_deposits_are_credited_once_only_after_the_threshold(chain, ethereum):
     deposit = ChainDeposit.objects.get(currency="ETH")
     assert deposit.explorer_url == f"https://etherscan.io/tx/{deposit.tx_hash}"
     assert custody_reconcile().is_ok
+    # and one credited event each, carrying the deposit's entry as its `transaction`
+    credited = Event.objects.filter(client=user.client, type="chain_deposit.credited")
+    assert sorted((e.data["currency"], e.data["status"]) for e in credited) == [
+        ("ETH", "credited"), ("USDT", "credited")]
+    assert {e.data["transaction"] for e in credited} == set(
+        JournalEntry.objects.filter(kind="deposit", chain_deposit__isnull=False).values_list("pk", flat=True))
 
 
 def test_a_deposit_reorganised_away_before_the_threshold_is_dropped_never_credited(chain, ethereum):

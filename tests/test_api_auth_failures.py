@@ -10,8 +10,8 @@ from django.test import override_settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.tokens import EndUserToken, end_user_token_mint
-from tests.api_fixtures import ledger_snapshot
 from tests.factories import ClientStaffFactory
+from tests.fixtures import ledger_snapshot
 
 pytestmark = pytest.mark.django_db
 

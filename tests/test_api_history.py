@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts import roles
 from ledger.models import Posting
 from ledger.services import deposit_create, hold_create, withdrawal_create
-from tests.api_fixtures import end_user_auth, ledger_snapshot
 from tests.factories import EndUserFactory, open_account
+from tests.fixtures import end_user_auth, ledger_snapshot
 from tests.test_api_users import staff_auth
 
 pytestmark = pytest.mark.django_db

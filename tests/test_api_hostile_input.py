@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 
 from broker.services import rate_update
-from tests.api_fixtures import ledger_snapshot
+from tests.fixtures import ledger_snapshot
 from tests.test_api_cross_tenant import ENDPOINTS
 
 pytestmark = pytest.mark.django_db

@@ -20,3 +20,9 @@ def test_a_transaction_renders_byte_for_byte_as_drf_would(tenant):
 def test_datetimes_decimals_and_unicode_render_as_drf_would():
     data = {"at": datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC), "price": Decimal("1.50"), "name": "Zoë", "n": None}
     assert FastJSONRenderer().render(data) == JSONRenderer().render(data)
+
+
+def test_errors_keyed_by_list_index_render_as_drf_would():
+    # a list field's validation errors are keyed by the failing item's index (an int)
+    data = {"code": "validation_error", "errors": {"event_types": {0: ["Not a valid choice."]}}}
+    assert FastJSONRenderer().render(data) == JSONRenderer().render(data)

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ledger.models import Account, JournalEntry
-from tests.api_fixtures import end_user_auth, ledger_snapshot
+from tests.fixtures import end_user_auth, ledger_snapshot
 
 pytestmark = pytest.mark.django_db
 

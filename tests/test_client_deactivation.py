@@ -13,8 +13,8 @@ from accounts.models import Client
 from accounts.roles import OPERATIONS
 from accounts.services import client_deactivate, client_reactivate
 from audit.models import AuditEvent
-from tests.api_fixtures import end_user_auth, ledger_snapshot
 from tests.factories import ClientStaffFactory, PlatformStaffFactory
+from tests.fixtures import end_user_auth, ledger_snapshot
 
 pytestmark = pytest.mark.django_db
 

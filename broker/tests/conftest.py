@@ -5,11 +5,7 @@ import pytest
 
 from ledger.services import currency_authorization_grant
 from tests.factories import open_account
-from tests.fixtures import BTC_PRICE_E8, balance, ledger_snapshot, system_balance
-
-# Still importable from here for older tests; import them from tests.fixtures.
-world_state = ledger_snapshot
-__all__ = ["BTC_PRICE_E8", "balance", "system_balance", "world_state"]
+from tests.fixtures import BTC_PRICE_E8
 
 
 @pytest.fixture

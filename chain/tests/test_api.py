@@ -8,8 +8,8 @@ from broker.services.rates import rate_update
 from chain.models import CryptoWithdrawal, DepositAddress, Network
 from chain.services import chain_process, deposit_addresses_load
 from ledger.models import Account, Hold
-from tests.api_fixtures import end_user_auth, ledger_snapshot
 from tests.factories import open_account
+from tests.fixtures import end_user_auth, ledger_snapshot
 
 GWEI = 10**9
 BTC_ADDRESS = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"

@@ -18,9 +18,9 @@ from chain.services import (
     network_asset_get,
 )
 from ledger.models import Account, JournalEntry
-from ledger.tests.snapshots import rejected_with
 from ledger.verification import ledger_verify
 from tests.factories import EndUserFactory, PlatformStaffFactory, open_account
+from tests.fixtures import rejected_with
 
 ADDRESSES = ["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"]
 RECIPIENT = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"

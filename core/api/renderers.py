@@ -15,5 +15,9 @@ class FastJSONRenderer(JSONRenderer):
             return b""
         if self.get_indent(accepted_media_type, renderer_context or {}):
             return super().render(data, accepted_media_type, renderer_context)  # a human asked for indent
-        # Datetimes go through DRF's encoder too ("Z" for UTC, as DRF writes them).
-        return orjson.dumps(data, default=_drf_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+        # Datetimes go through DRF's encoder too ("Z" for UTC, as DRF writes them). Keys that are
+        # not strings (a list field's errors are keyed by index) are written as strings, as the
+        # json module does.
+        return orjson.dumps(
+            data, default=_drf_default, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+        )

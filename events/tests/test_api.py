@@ -12,8 +12,7 @@ from events.models import Event, WebhookDelivery, WebhookEndpoint
 from events.services import webhook_endpoint_create
 from events.signing import secret_decrypt
 from ledger.services import deposit_create
-from operations.tests.conftest import staff_with_role
-from tests.api_fixtures import ledger_snapshot
+from tests.fixtures import ledger_snapshot, staff_with_role
 
 pytestmark = pytest.mark.django_db
 

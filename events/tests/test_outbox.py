@@ -15,9 +15,8 @@ from ledger.models import Currency, JournalEntry
 from ledger.services import adjustment_create, deposit_create, transfer_create, transfer_reverse, withdrawal_create
 from operations.models import PendingWithdrawal
 from operations.services import withdrawal_approve, withdrawal_reject, withdrawal_request
-from operations.tests.conftest import staff_with_role
-from tests.api_fixtures import ledger_snapshot
 from tests.factories import ClientFactory, EndUserFactory, open_account
+from tests.fixtures import ledger_snapshot, staff_with_role
 
 pytestmark = pytest.mark.django_db
 

@@ -3,10 +3,6 @@ client itself, as it always was in these tests."""
 
 import pytest
 
-from tests.fixtures import ledger_snapshot
-
-__all__ = ["ledger_snapshot"]  # still importable from here for older tests; import it from tests.fixtures
-
 
 @pytest.fixture
 def tenant(client_tenant):

@@ -65,7 +65,7 @@ def test_admin_requests_carry_the_staff_caller(client, superuser, log_output):
 
 
 def test_tokens_in_a_url_path_never_reach_the_logs(client, db, log_output):
-    from tests.api_fixtures import end_user_auth
+    from tests.fixtures import end_user_auth
 
     tenant = make_tenant()
     token = end_user_auth(tenant.user)["HTTP_AUTHORIZATION"].split()[1]

@@ -5,7 +5,6 @@ import pytest
 
 from ledger.services import currency_authorization_grant
 from tests.factories import open_account
-from tests.fixtures import BTC_PRICE_E8
 
 
 @pytest.fixture

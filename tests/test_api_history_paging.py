@@ -65,12 +65,17 @@ def test_a_deep_history_page_reads_the_postings_index_not_the_journal(requires_p
             "SELECT %s, 'transfer', '', '{}', now() FROM generate_series(1, 20000)",
             [tenant.client.pk],
         )
+        # Each posting continues its account's sequence; running balances are not what this reads.
         cursor.execute(
-            "INSERT INTO ledger_posting (entry_id, account_id, amount) "
-            "SELECT e.id, CASE WHEN e.id %% 2 = 0 THEN %s ELSE %s END, -1 FROM ledger_journalentry e "
+            "INSERT INTO ledger_posting (entry_id, account_id, amount, sequence, balance_after, held_after, posted_at) "
+            "SELECT legs.entry_id, legs.account_id, legs.amount, "
+            "a.sequence + row_number() OVER (PARTITION BY legs.account_id ORDER BY legs.entry_id), 0, 0, now() "
+            "FROM (SELECT e.id AS entry_id, CASE WHEN e.id %% 2 = 0 THEN %s ELSE %s END AS account_id, -1 AS amount "
+            "FROM ledger_journalentry e "
             "WHERE e.client_id = %s AND NOT EXISTS (SELECT 1 FROM ledger_posting p WHERE p.entry_id = e.id) "
             "UNION ALL SELECT e.id, %s, 1 FROM ledger_journalentry e WHERE e.client_id = %s "
-            "AND NOT EXISTS (SELECT 1 FROM ledger_posting p WHERE p.entry_id = e.id)",
+            "AND NOT EXISTS (SELECT 1 FROM ledger_posting p WHERE p.entry_id = e.id)) legs "
+            "JOIN ledger_account a ON a.id = legs.account_id",
             [account.pk, other.pk, tenant.client.pk, funding.pk, tenant.client.pk],
         )
         cursor.execute("ANALYZE ledger_journalentry")

@@ -6,7 +6,7 @@ after the order was cancelled, and each service it calls is idempotent for those
 
 from django_tasks import task
 
-from broker.services.orders import order_execute, orders_evaluate
+from broker.services import order_execute, orders_evaluate
 
 
 @task()

@@ -27,7 +27,7 @@ from accounts.roles import COMPLIANCE, OPERATIONS, READ_ONLY
 from accounts.services import api_key_create
 from accounts.tokens import end_user_token_mint
 from broker.models import Conversion, Order, Quote, RateHistory
-from broker.services.orders import order_submit
+from broker.services import OrderRequest, order_submit
 from broker.services.quotes import quote_create
 from broker.services.rates import rate_update
 from core.errors import DomainError
@@ -80,10 +80,10 @@ def make_tenant() -> Tenant:
     rate_update(currency="BTC", price_e8=60_000 * 10**8)
     bitcoin = Currency.objects.get(code="BTC")
     quote = quote_create(user=user, side="buy", currency=bitcoin, quantity=1_000_000)
-    order = order_submit(
+    order = order_submit(request=OrderRequest(
         user=user, side="sell", currency=bitcoin, type=Order.Type.LIMIT, quantity=1_000_000,
         limit_price_e8=1_000_000 * 10**8,
-    )
+    ))
     usd.refresh_from_db()
     btc.refresh_from_db()
     peer_usd.refresh_from_db()

@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Sum
 
 from broker.models import Order
-from broker.services import order_cancel, order_execute, order_submit, orders_evaluate, rate_update
+from broker.services import OrderRequest, order_cancel, order_execute, order_submit, orders_evaluate, rate_update
 from core.errors import DomainError
 from ledger.models import Account, Currency, Hold
 from ledger.verification import ledger_verify
@@ -62,7 +62,9 @@ def test_simultaneous_orders_from_one_user_never_overspend(requires_postgres):
         accepted = []
         for _ in range(ORDERS_PER_THREAD):
             try:
-                accepted.append(order_submit(user=user, side="buy", currency=btc_currency, quantity=100_000).pk)
+                accepted.append(order_submit(request=OrderRequest(
+                    user=user, side="buy", currency=btc_currency, quantity=100_000,
+                )).pk)
             except DomainError as error:
                 accepted.append(error.code)
         return accepted
@@ -102,8 +104,10 @@ def test_rate_evaluation_racing_cancels_fills_or_cancels_each_order_once(require
         user = EndUserFactory(client=client)
         open_account(user, "USD")
         open_account(user, "BTC", deposit=1_000_000)
-        order = order_submit(user=user, side="sell", type="limit", currency=btc_currency, quantity=1_000_000,
-                             limit_price_e8=61_000 * 10**8)
+        order = order_submit(request=OrderRequest(
+            user=user, side="sell", type="limit", currency=btc_currency, quantity=1_000_000,
+            limit_price_e8=61_000 * 10**8,
+        ))
         orders.append(order_execute(order_id=order.pk))
     rate_update(currency="BTC", price_e8=62_000 * 10**8)
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from broker.models import Order, Rate, RateHistory
-from broker.services import order_execute, order_submit, rate_update
-from broker.services import orders as order_services
+from broker.services import OrderRequest, order_execute, order_submit, rate_update
+from broker.services import order_execution as order_services
 from ledger.models import Account, Currency, JournalEntry
 from ledger.verification import ledger_verify
 from tests.factories import ClientFactory, EndUserFactory, open_account
@@ -35,7 +35,9 @@ def test_submitted_order_is_enqueued_on_commit_and_filled_by_db_worker():
     user = _funded_user()
 
     # When an order is submitted (its transaction commits)
-    order = order_submit(user=user, side="buy", currency=Currency.objects.get(code="BTC"), quantity=1_000_000)
+    order = order_submit(request=OrderRequest(
+        user=user, side="buy", currency=Currency.objects.get(code="BTC"), quantity=1_000_000,
+    ))
 
     # Then a task is waiting, and db_worker executes it
     assert DBTaskResult.objects.filter(task_path="broker.tasks.order_execute_task", status="READY").count() == 1
@@ -46,8 +48,10 @@ def test_submitted_order_is_enqueued_on_commit_and_filled_by_db_worker():
     assert Account.objects.get(user=user, currency_id="USD").balance == 1_000_000 - 60_300
 
     # When the rate crosses a resting limit order, the rate change enqueues the evaluation
-    resting = order_submit(user=user, side="sell", type="limit", currency=Currency.objects.get(code="BTC"),
-                           quantity=1_000_000, limit_price_e8=61_000 * 10**8)
+    resting = order_submit(request=OrderRequest(
+        user=user, side="sell", type="limit", currency=Currency.objects.get(code="BTC"), quantity=1_000_000,
+        limit_price_e8=61_000 * 10**8,
+    ))
     call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
     rate_update(currency="BTC", price_e8=61_500 * 10**8)
     call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
@@ -60,7 +64,9 @@ def test_submitted_order_is_enqueued_on_commit_and_filled_by_db_worker():
 def test_the_same_order_executed_twice_at_once_fills_once(requires_postgres):
     rate_update(currency="BTC", price_e8=60_000 * 10**8)
     user = _funded_user()
-    order = order_submit(user=user, side="buy", currency=Currency.objects.get(code="BTC"), quantity=1_000_000)
+    order = order_submit(request=OrderRequest(
+        user=user, side="buy", currency=Currency.objects.get(code="BTC"), quantity=1_000_000,
+    ))
     barrier = threading.Barrier(4)
     errors = []
 
@@ -90,7 +96,9 @@ def test_the_same_order_executed_twice_at_once_fills_once(requires_postgres):
 def test_a_worker_killed_mid_fill_leaves_nothing_and_the_retry_fills_once(monkeypatch):
     rate_update(currency="BTC", price_e8=60_000 * 10**8)
     user = _funded_user()
-    order = order_submit(user=user, side="buy", currency=Currency.objects.get(code="BTC"), quantity=1_000_000)
+    order = order_submit(request=OrderRequest(
+        user=user, side="buy", currency=Currency.objects.get(code="BTC"), quantity=1_000_000,
+    ))
     before = ledger_snapshot()
 
     # The journal entry and balance updates are written, then the worker dies before the order
@@ -117,9 +125,10 @@ def test_a_worker_killed_mid_fill_leaves_nothing_and_the_retry_fills_once(monkey
 def test_sweep_orders_expires_past_expiry_orders(db, capsys):
     rate_update(currency="BTC", price_e8=60_000 * 10**8)
     user = _funded_user()
-    order = order_submit(user=user, side="buy", type="limit", currency=Currency.objects.get(code="BTC"),
-                         quantity=1_000_000, limit_price_e8=50_000 * 10**8,
-                         expires_at=timezone.now() + timedelta(minutes=5))
+    order = order_submit(request=OrderRequest(
+        user=user, side="buy", type="limit", currency=Currency.objects.get(code="BTC"), quantity=1_000_000,
+        limit_price_e8=50_000 * 10**8, expires_at=timezone.now() + timedelta(minutes=5),
+    ))
     order_execute(order_id=order.pk)
     Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
 

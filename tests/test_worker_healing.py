@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django_tasks_db.models import DBTaskResult
 
 from broker.models import Order
-from broker.services import order_submit, rate_update
+from broker.services import OrderRequest, order_submit, rate_update
 from ledger.models import Currency, JournalEntry
 from ledger.verification import ledger_verify
 from tests.factories import ClientFactory, EndUserFactory, open_account
@@ -105,7 +105,7 @@ def _orders(count: int) -> list[Order]:
         user = EndUserFactory(client=ClientFactory(fee_bps=50))
         open_account(user, "USD", deposit=1_000_000)
         open_account(user, "BTC")
-        orders.append(order_submit(user=user, side="buy", currency=bitcoin, quantity=100_000))
+        orders.append(order_submit(request=OrderRequest(user=user, side="buy", currency=bitcoin, quantity=100_000)))
     return orders
 
 

@@ -13,6 +13,7 @@ from broker.errors import InvalidPriceError
 from broker.models import Conversion, Order, Quote, Rate, RateHistory, Side
 from broker.pricing import cross_rate_render, price_parse, price_render
 from broker.selectors import quote_list
+from broker.services import OrderRequest
 from core.api.fields import ScopedIdField
 from ledger.api.fields import AmountField, AmountsMixin
 from ledger.api.serializers import CurrencyCodeField
@@ -169,6 +170,16 @@ class OrderCreateSerializer(_SizedTradeSerializer):
     time_in_force = serializers.ChoiceField(choices=Order.TimeInForce.choices, default=Order.TimeInForce.GTC)
     expires_at = serializers.DateTimeField(required=False)
     client_order_id = serializers.CharField(required=False, max_length=100, allow_blank=False)
+
+    def to_request(self) -> OrderRequest:
+        data = dict(self.validated_data)
+        quote = data.pop("quote", None)
+        return OrderRequest(
+            quote_id=quote.pk if quote is not None else None,
+            limit_price_e8=data.pop("limit_price", None),
+            stop_price_e8=data.pop("stop_price", None),
+            **data,
+        )
 
 
 class OrderSerializer(serializers.ModelSerializer):

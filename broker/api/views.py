@@ -229,14 +229,7 @@ class OrderViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     def create(self, request):
         serializer = OrderCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        quote = data.pop("quote", None)
-        order = order_submit(
-            quote_id=quote.pk if quote is not None else None,
-            limit_price_e8=data.pop("limit_price", None),
-            stop_price_e8=data.pop("stop_price", None),
-            **data,
-        )
+        order = order_submit(request=serializer.to_request())
         return Response(OrderSerializer(order).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: OrderSerializer})

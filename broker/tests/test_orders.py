@@ -19,6 +19,7 @@ from broker.errors import (
 )
 from broker.models import Order, Quote
 from broker.services import (
+    OrderRequest,
     offered_currency_add,
     order_cancel,
     order_execute,
@@ -28,7 +29,7 @@ from broker.services import (
     rate_update,
     user_currency_revoke,
 )
-from broker.services import orders as order_services
+from broker.services import order_execution as order_services
 from core.errors import DomainError
 from ledger.errors import CurrencyNotAuthorizedError, InsufficientFundsError
 from ledger.models import Account, Hold, JournalEntry
@@ -50,7 +51,7 @@ def assert_rejected_without_change(error_class, call):
 def test_market_buy_holds_the_slippage_margin_and_charges_the_actual_cost(alice, alice_usd, btc, tenant):
     # Given Alice with 10,000.00 USD
     # When she submits a market buy of 0.01 BTC
-    order = order_submit(user=alice, side="buy", type="market", currency=btc, quantity=1_000_000)
+    order = order_submit(request=OrderRequest(user=alice, side="buy", type="market", currency=btc, quantity=1_000_000))
 
     # Then 612.00 + 3.06 fee is held at 61,200 (60,000 + 2%), nothing moved yet
     assert order.status == Order.Status.SUBMITTED
@@ -77,7 +78,7 @@ def test_market_buy_holds_the_slippage_margin_and_charges_the_actual_cost(alice,
 
 
 def test_market_buy_sized_in_usd_rounds_the_quantity_down(alice, alice_usd, btc):
-    order = order_submit(user=alice, side="buy", type="market", currency=btc, usd_amount=10_001)
+    order = order_submit(request=OrderRequest(user=alice, side="buy", type="market", currency=btc, usd_amount=10_001))
     assert balance(alice_usd) == (1_000_000, 10_001 + 51)
 
     order = order_execute(order_id=order.pk)
@@ -88,7 +89,9 @@ def test_market_buy_sized_in_usd_rounds_the_quantity_down(alice, alice_usd, btc)
 
 
 def test_market_sell_pays_proceeds_minus_fee(alice, alice_usd, alice_btc, tenant):
-    order = order_submit(user=alice, side="sell", type="market", currency=alice_btc.currency, quantity=10_000_000)
+    order = order_submit(request=OrderRequest(
+        user=alice, side="sell", type="market", currency=alice_btc.currency, quantity=10_000_000,
+    ))
     assert balance(alice_btc) == (50_000_000, 10_000_000)
 
     order = order_execute(order_id=order.pk)
@@ -102,9 +105,9 @@ def test_market_sell_pays_proceeds_minus_fee(alice, alice_usd, alice_btc, tenant
 
 def test_limit_buy_rests_then_fills_at_the_better_rate_when_the_rate_falls(alice, alice_usd, btc):
     order = order_execute(
-        order_id=order_submit(
+        order_id=order_submit(request=OrderRequest(
             user=alice, side="buy", type="limit", currency=btc, quantity=1_000_000, limit_price_e8=59_000 * 10**8
-        ).pk
+        )).pk
     )
     assert order.status == Order.Status.OPEN
     assert balance(alice_usd) == (1_000_000, 59_000 + 295)
@@ -119,8 +122,8 @@ def test_limit_buy_rests_then_fills_at_the_better_rate_when_the_rate_falls(alice
 
 
 def test_limit_sell_fills_only_once_the_rate_reaches_the_limit(alice, alice_usd, alice_btc, btc):
-    order = order_submit(user=alice, side="sell", type="limit", currency=btc, quantity=10_000_000,
-                         limit_price_e8=61_000 * 10**8)
+    order = order_submit(request=OrderRequest(user=alice, side="sell", type="limit", currency=btc, quantity=10_000_000,
+                                              limit_price_e8=61_000 * 10**8))
     order_execute(order_id=order.pk)
     rate_update(currency="BTC", price_e8=60_999 * 10**8)
     order_services.orders_evaluate(currency_code="BTC")
@@ -136,8 +139,8 @@ def test_limit_sell_fills_only_once_the_rate_reaches_the_limit(alice, alice_usd,
 
 
 def test_stop_sell_triggers_when_the_rate_falls_through_the_stop(alice, alice_usd, alice_btc, btc):
-    order = order_submit(user=alice, side="sell", type="stop", currency=btc, quantity=10_000_000,
-                         stop_price_e8=55_000 * 10**8)
+    order = order_submit(request=OrderRequest(user=alice, side="sell", type="stop", currency=btc, quantity=10_000_000,
+                                              stop_price_e8=55_000 * 10**8))
     assert order_execute(order_id=order.pk).status == Order.Status.OPEN
 
     rate_update(currency="BTC", price_e8=54_000 * 10**8)
@@ -151,8 +154,8 @@ def test_stop_sell_triggers_when_the_rate_falls_through_the_stop(alice, alice_us
 
 
 def test_stop_buy_that_gaps_past_its_margin_is_rejected_and_released(alice, alice_usd, btc):
-    order = order_submit(user=alice, side="buy", type="stop", currency=btc, quantity=1_000_000,
-                         stop_price_e8=61_000 * 10**8)
+    order = order_submit(request=OrderRequest(user=alice, side="buy", type="stop", currency=btc, quantity=1_000_000,
+                                              stop_price_e8=61_000 * 10**8))
     order_execute(order_id=order.pk)
     held = balance(alice_usd)
 
@@ -167,16 +170,16 @@ def test_stop_buy_that_gaps_past_its_margin_is_rejected_and_released(alice, alic
 
 
 def test_ioc_limit_that_cannot_fill_now_expires_and_releases(alice, alice_usd, btc):
-    order = order_submit(user=alice, side="buy", type="limit", currency=btc, quantity=1_000_000,
-                         limit_price_e8=50_000 * 10**8, time_in_force="ioc")
+    order = order_submit(request=OrderRequest(user=alice, side="buy", type="limit", currency=btc, quantity=1_000_000,
+                                              limit_price_e8=50_000 * 10**8, time_in_force="ioc"))
     order = order_execute(order_id=order.pk)
     assert (order.status, order.reject_reason) == (Order.Status.EXPIRED, "ioc_not_filled")
     assert balance(alice_usd) == (1_000_000, 0)
 
 
 def test_cancel_releases_the_hold(alice, alice_usd, btc):
-    order = order_submit(user=alice, side="buy", type="limit", currency=btc, quantity=1_000_000,
-                         limit_price_e8=50_000 * 10**8)
+    order = order_submit(request=OrderRequest(user=alice, side="buy", type="limit", currency=btc, quantity=1_000_000,
+                                              limit_price_e8=50_000 * 10**8))
     order = order_cancel(order=order)
     assert order.status == Order.Status.CANCELLED
     assert balance(alice_usd) == (1_000_000, 0)
@@ -186,7 +189,7 @@ def test_cancel_releases_the_hold(alice, alice_usd, btc):
 
 
 def test_cancel_after_fill_is_refused_and_changes_nothing(alice, alice_usd, btc):
-    order = order_submit(user=alice, side="buy", type="market", currency=btc, quantity=1_000_000)
+    order = order_submit(request=OrderRequest(user=alice, side="buy", type="market", currency=btc, quantity=1_000_000))
     order_execute(order_id=order.pk)
     assert_rejected_without_change(OrderFinalError, lambda: order_cancel(order=order))
 
@@ -194,23 +197,27 @@ def test_cancel_after_fill_is_refused_and_changes_nothing(alice, alice_usd, btc)
 def test_buy_beyond_available_usd_is_refused_and_writes_nothing(alice, alice_usd, btc):
     assert_rejected_without_change(
         InsufficientFundsError,
-        lambda: order_submit(user=alice, side="buy", type="market", currency=btc, quantity=100_000_000),
+        lambda: order_submit(request=OrderRequest(
+            user=alice, side="buy", type="market", currency=btc, quantity=100_000_000,
+        )),
     )
 
 
 def test_orders_cannot_spend_the_same_usd_twice(alice, alice_usd, btc):
     # 10,000.00 USD covers one buy of 0.16 BTC (held at 61,200 + fee) but not two.
-    order_submit(user=alice, side="buy", type="market", currency=btc, quantity=16_000_000)
+    order_submit(request=OrderRequest(user=alice, side="buy", type="market", currency=btc, quantity=16_000_000))
     assert_rejected_without_change(
         InsufficientFundsError,
-        lambda: order_submit(user=alice, side="buy", type="market", currency=btc, quantity=16_000_000),
+        lambda: order_submit(request=OrderRequest(
+            user=alice, side="buy", type="market", currency=btc, quantity=16_000_000,
+        )),
     )
 
 
 def test_unauthorized_currency_is_refused_and_writes_nothing(alice, alice_usd, eth):
     assert_rejected_without_change(
         CurrencyNotAuthorizedError,
-        lambda: order_submit(user=alice, side="buy", type="market", currency=eth, quantity=1_000),
+        lambda: order_submit(request=OrderRequest(user=alice, side="buy", type="market", currency=eth, quantity=1_000)),
     )
     assert_rejected_without_change(
         CurrencyNotAuthorizedError,
@@ -222,13 +229,15 @@ def test_currency_the_client_does_not_offer_is_refused(alice, alice_usd, alice_b
     offered_currency_add(client=tenant, currency=eth)
     assert_rejected_without_change(
         CurrencyNotOfferedError,
-        lambda: order_submit(user=alice, side="sell", type="market", currency=btc, quantity=1_000),
+        lambda: order_submit(request=OrderRequest(
+            user=alice, side="sell", type="market", currency=btc, quantity=1_000,
+        )),
     )
 
 
 def test_revoked_authorization_rejects_a_resting_order_when_it_would_fill(alice, alice_usd, alice_btc, btc):
-    order = order_submit(user=alice, side="sell", type="limit", currency=btc, quantity=1_000_000,
-                         limit_price_e8=61_000 * 10**8)
+    order = order_submit(request=OrderRequest(user=alice, side="sell", type="limit", currency=btc, quantity=1_000_000,
+                                              limit_price_e8=61_000 * 10**8))
     order_execute(order_id=order.pk)
     user_currency_revoke(user=alice, currency=btc)
     rate_update(currency="BTC", price_e8=62_000 * 10**8)
@@ -243,7 +252,7 @@ def test_revoked_authorization_rejects_a_resting_order_when_it_would_fill(alice,
 def test_quote_then_order_fills_at_the_quoted_price_even_if_the_rate_moved(alice, alice_usd, btc):
     quote = quote_create(user=alice, side="buy", currency=btc, quantity=1_000_000)
     assert (quote.usd_amount, quote.fee, quote.total) == (60_000, 300, 60_300)
-    order = order_submit(user=alice, side="buy", currency=btc, quote_id=quote.pk)
+    order = order_submit(request=OrderRequest(user=alice, side="buy", currency=btc, quote_id=quote.pk))
     assert balance(alice_usd) == (1_000_000, 60_300)
 
     rate_update(currency="BTC", price_e8=65_000 * 10**8)
@@ -255,9 +264,11 @@ def test_quote_then_order_fills_at_the_quoted_price_even_if_the_rate_moved(alice
 
 def test_a_quote_is_used_at_most_once(alice, alice_usd, btc):
     quote = quote_create(user=alice, side="buy", currency=btc, quantity=1_000_000)
-    order_submit(user=alice, side="buy", currency=btc, quote_id=quote.pk)
+    order_submit(request=OrderRequest(user=alice, side="buy", currency=btc, quote_id=quote.pk))
     assert_rejected_without_change(
-        QuoteUsedError, lambda: order_submit(user=alice, side="buy", currency=btc, quote_id=quote.pk)
+        QuoteUsedError, lambda: order_submit(request=OrderRequest(
+            user=alice, side="buy", currency=btc, quote_id=quote.pk,
+        ))
     )
 
 
@@ -265,12 +276,14 @@ def test_an_expired_quote_is_refused(alice, alice_usd, btc):
     quote = quote_create(user=alice, side="buy", currency=btc, quantity=1_000_000)
     Quote.objects.filter(pk=quote.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert_rejected_without_change(
-        QuoteExpiredError, lambda: order_submit(user=alice, side="buy", currency=btc, quote_id=quote.pk)
+        QuoteExpiredError, lambda: order_submit(request=OrderRequest(
+            user=alice, side="buy", currency=btc, quote_id=quote.pk,
+        ))
     )
 
 
 def test_executing_the_same_order_twice_fills_it_once(alice, alice_usd, btc):
-    order = order_submit(user=alice, side="buy", type="market", currency=btc, quantity=1_000_000)
+    order = order_submit(request=OrderRequest(user=alice, side="buy", type="market", currency=btc, quantity=1_000_000))
     order_execute(order_id=order.pk)
     order_execute(order_id=order.pk)
     assert JournalEntry.objects.filter(kind="trade").count() == 1
@@ -278,7 +291,7 @@ def test_executing_the_same_order_twice_fills_it_once(alice, alice_usd, btc):
 
 
 def test_a_crash_after_posting_rolls_the_fill_back_and_a_rerun_fills_once(alice, alice_usd, btc, monkeypatch):
-    order = order_submit(user=alice, side="buy", type="market", currency=btc, quantity=1_000_000)
+    order = order_submit(request=OrderRequest(user=alice, side="buy", type="market", currency=btc, quantity=1_000_000))
     before = ledger_snapshot()
 
     def crash(**kwargs):
@@ -297,9 +310,11 @@ def test_a_crash_after_posting_rolls_the_fill_back_and_a_rerun_fills_once(alice,
 
 
 def test_sweeper_runs_stale_orders_and_expires_old_ones(alice, alice_usd, btc):
-    stale = order_submit(user=alice, side="buy", type="market", currency=btc, quantity=1_000_000)
-    resting = order_submit(user=alice, side="buy", type="limit", currency=btc, quantity=1_000_000,
-                           limit_price_e8=50_000 * 10**8, expires_at=timezone.now() + timedelta(hours=1))
+    stale = order_submit(request=OrderRequest(user=alice, side="buy", type="market", currency=btc, quantity=1_000_000))
+    resting = order_submit(request=OrderRequest(
+        user=alice, side="buy", type="limit", currency=btc, quantity=1_000_000, limit_price_e8=50_000 * 10**8,
+        expires_at=timezone.now() + timedelta(hours=1),
+    ))
     order_execute(order_id=resting.pk)
     Order.objects.filter(pk=resting.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
 
@@ -314,10 +329,12 @@ def test_sweeper_runs_stale_orders_and_expires_old_ones(alice, alice_usd, btc):
 
 
 def test_client_order_id_is_unique_per_client(alice, alice_usd, btc):
-    order_submit(user=alice, side="buy", currency=btc, quantity=1_000, client_order_id="abc")
+    order_submit(request=OrderRequest(user=alice, side="buy", currency=btc, quantity=1_000, client_order_id="abc"))
     assert_rejected_without_change(
         DuplicateClientOrderIdError,
-        lambda: order_submit(user=alice, side="buy", currency=btc, quantity=1_000, client_order_id="abc"),
+        lambda: order_submit(request=OrderRequest(
+            user=alice, side="buy", currency=btc, quantity=1_000, client_order_id="abc",
+        )),
     )
 
 
@@ -337,16 +354,18 @@ def test_client_order_id_is_unique_per_client(alice, alice_usd, btc):
 )
 def test_malformed_orders_are_refused_and_write_nothing(alice, alice_usd, btc, fields):
     assert_rejected_without_change(
-        DomainError, lambda: order_submit(user=alice, side="buy", currency=btc, **fields)
+        DomainError, lambda: order_submit(request=OrderRequest(user=alice, side="buy", currency=btc, **fields))
     )
     with pytest.raises(InvalidOrderError):
-        order_submit(user=alice, side="buy", currency=btc, **fields)
+        order_submit(request=OrderRequest(user=alice, side="buy", currency=btc, **fields))
 
 
 def test_market_order_in_a_currency_without_a_rate_is_refused(alice, alice_usd):
     doge = open_account(alice, "DOGE").currency
     assert_rejected_without_change(
         RateUnavailableError,
-        lambda: order_submit(user=alice, side="buy", type="market", currency=doge, quantity=1_000),
+        lambda: order_submit(request=OrderRequest(
+            user=alice, side="buy", type="market", currency=doge, quantity=1_000,
+        )),
     )
 

@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from accounts.services import api_key_create
 from broker.models import Order
-from broker.services import order_submit, rate_update
+from broker.services import OrderRequest, order_submit, rate_update
 from events import delivery as delivery_module
 from events.delivery import JITTER
 from events.models import DeliveryAttempt, Event, WebhookDelivery, WebhookEndpoint
@@ -55,7 +55,9 @@ def test_a_deposit_and_an_order_fill_are_delivered_signed_and_verify_with_standa
     # When a deposit commits and a market order fills (the worker runs the order, then the hooks)
     usd = open_account(user, "USD", deposit=1_000_000)
     open_account(user, "BTC")
-    order = order_submit(user=user, side="buy", currency=Currency.objects.get(code="BTC"), quantity=1_000_000)
+    order = order_submit(request=OrderRequest(
+        user=user, side="buy", currency=Currency.objects.get(code="BTC"), quantity=1_000_000,
+    ))
     run_worker()
 
     # Then the receiver got three signed deliveries, each verifying with the endpoint's secret

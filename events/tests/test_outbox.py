@@ -7,7 +7,15 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_key_create, user_deactivate, user_freeze, user_unfreeze
 from broker.models import Order
-from broker.services import conversion_create, order_cancel, order_execute, order_submit, quote_create, rate_update
+from broker.services import (
+    OrderRequest,
+    conversion_create,
+    order_cancel,
+    order_execute,
+    order_submit,
+    quote_create,
+    rate_update,
+)
 from events.models import Event, WebhookDelivery
 from events.services import event_record, webhook_endpoint_create
 from ledger.errors import InsufficientFundsError
@@ -74,7 +82,7 @@ def test_every_journal_entry_kind_has_one_transaction_created_event(alice, alice
     withdrawal_create(account=alice_usd, amount=1_00)
     adjustment_create(account=alice_usd, amount=5, reason="correction", actor=staff_with_role("Operations"))
     open_account(alice, "BTC")
-    order = order_submit(user=alice, side="buy", currency=btc, quantity=10_000)
+    order = order_submit(request=OrderRequest(user=alice, side="buy", currency=btc, quantity=10_000))
     order_execute(order_id=order.pk)
     conversion_create(user=alice, from_currency=Currency.objects.get(code="USD"), to_currency=btc, amount=10_00)
     # then: one event per entry, in the order they were written
@@ -136,11 +144,11 @@ def test_an_idempotent_replay_creates_no_event(api, alice, alice_usd):
 def test_orders_record_accepted_opened_filled_and_cancelled(alice, alice_usd, btc):
     open_account(alice, "BTC")
     # a market order: accepted, then filled
-    market = order_submit(user=alice, side="buy", currency=btc, quantity=10_000)
+    market = order_submit(request=OrderRequest(user=alice, side="buy", currency=btc, quantity=10_000))
     order_execute(order_id=market.pk)
     # a limit order below the market: accepted, opened, then cancelled
-    limit = order_submit(user=alice, side="buy", type="limit", currency=btc, quantity=10_000,
-                         limit_price_e8=50_000 * 10**8)
+    limit = order_submit(request=OrderRequest(user=alice, side="buy", type="limit", currency=btc, quantity=10_000,
+                                              limit_price_e8=50_000 * 10**8))
     order_execute(order_id=limit.pk)
     order_cancel(order=limit)
 
@@ -157,10 +165,12 @@ def test_orders_record_accepted_opened_filled_and_cancelled(alice, alice_usd, bt
 
 def test_orders_record_expired_and_rejected(alice, alice_usd, btc):
     open_account(alice, "BTC")
-    ioc = order_submit(user=alice, side="buy", type="limit", time_in_force="ioc", currency=btc, quantity=10_000,
-                       limit_price_e8=50_000 * 10**8)
+    ioc = order_submit(request=OrderRequest(
+        user=alice, side="buy", type="limit", time_in_force="ioc", currency=btc, quantity=10_000,
+        limit_price_e8=50_000 * 10**8,
+    ))
     order_execute(order_id=ioc.pk)
-    market = order_submit(user=alice, side="buy", currency=btc, quantity=10_000)
+    market = order_submit(request=OrderRequest(user=alice, side="buy", currency=btc, quantity=10_000))
     user_freeze(user=alice, actor=staff_with_role("Compliance"))
     order_execute(order_id=market.pk)
 

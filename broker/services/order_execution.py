@@ -1,166 +1,46 @@
-"""Orders: submit (hold the funds), execute (fill at most once), cancel, evaluate, sweep.
+"""Order execution: execute (fill at most once), cancel, evaluate, sweep.
 
-The API only accepts an order (`order_submit`); the worker runs `order_execute`. Execution is
-idempotent: it locks the order row and checks the status in the same transaction as the fill,
-so running it twice, concurrently or after a crash mid-way, fills an order at most once.
+Orders arrive through `order_submit` (`broker.services.order_submission`), which holds their funds
+and schedules `order_execute` for the worker. Execution is idempotent: it locks the order row and
+checks the status in the same transaction as the fill, so running it twice, concurrently or after
+a crash mid-way, fills an order at most once.
 
 Lock order everywhere: the order row, then ledger accounts in primary-key order (entry_post,
-hold_release). Quotes are locked before the order exists, in `order_submit` only.
+hold_release).
 """
 
 import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
 from broker.errors import (
-    DuplicateClientOrderIdError,
-    InvalidOrderError,
     OrderFinalError,
     OrderNotFoundError,
     PriceMovedError,
-    QuoteMismatchError,
     RateUnavailableError,
 )
 from broker.models import Order, Quote, Side
-from broker.pricing import price_with_slippage
-from broker.selectors import settlement_price_find, settlement_price_get
-from broker.services.market import (
-    trade_check_currency,
-    trade_check_side,
-    trade_check_size,
-)
-from broker.services.quotes import quote_claim
-from broker.services.scheduling import order_execution_schedule
+from broker.selectors import settlement_price_find
 from broker.services.trades import TradeTerms, trade_legs, trade_terms
 from core.errors import DomainError
 from events.services import event_record
 from ledger.models import Account, Currency, Hold, JournalEntry
-from ledger.money import amount_render, is_minor_units
+from ledger.money import amount_render
 from ledger.selectors import settlement_currency
 from ledger.services import (
     account_check_can_move,
     entry_post,
-    hold_create,
     hold_release,
     system_account_get,
-    user_account_get_or_create,
-    user_check_can_move,
 )
 
 logger = logging.getLogger(__name__)
-
-
-def order_submit(
-    *,
-    user: User,
-    side: str,
-    currency: Currency,
-    type: str = Order.Type.MARKET,  # noqa: A002 - the API's field name
-    quantity: int | None = None,
-    usd_amount: int | None = None,
-    limit_price_e8: int | None = None,
-    stop_price_e8: int | None = None,
-    quote_id: int | None = None,
-    time_in_force: str = Order.TimeInForce.GTC,
-    expires_at: datetime | None = None,
-    client_order_id: str | None = None,
-) -> Order:
-    """Accept an order: validate it, hold its funds, and schedule its execution after commit.
-
-    Holds (reducing `available`, so concurrent orders can never spend the same money twice):
-    - buy: USD for notional + fee at the limit price, the quote's total, or for a market/stop
-      order at the current (or stop) price moved up by MARKET_ORDER_SLIPPAGE_BPS;
-    - sell: the quantity of the currency (for a market sell sized in USD, the quantity at the
-      current price moved down by the slippage margin).
-    Everything (quote claim, order row, hold, `order.accepted` event) is written in one
-    transaction, or nothing is.
-    Locks: the quote row, then the held account (one guarded UPDATE in hold_create).
-    Raises InvalidOrderError, InvalidAmountError, InvalidPriceError, QuoteMismatchError,
-    QuoteNotFoundError, QuoteExpiredError, QuoteUsedError, CurrencyNotOfferedError,
-    CurrencyNotAuthorizedError, CurrencyNotTradableError, RateUnavailableError,
-    QuantityTooSmallError, InsufficientFundsError, InactiveAccountError, UserFrozenError,
-    DuplicateClientOrderIdError.
-    """
-    now = timezone.now()
-    _check_shape(
-        side=side,
-        type=type,
-        quantity=quantity,
-        usd_amount=usd_amount,
-        limit_price_e8=limit_price_e8,
-        stop_price_e8=stop_price_e8,
-        quote_id=quote_id,
-        time_in_force=time_in_force,
-        expires_at=expires_at,
-        now=now,
-    )
-    user_check_can_move(user=user)
-    trade_check_currency(user=user, currency=currency)
-    usd = settlement_currency()
-    fee_bps = user.client.fee_bps
-    with transaction.atomic():
-        quote = None
-        if quote_id is not None:
-            quote = quote_claim(quote_id=quote_id, user=user)
-            if quote.side != side or quote.currency_id != currency.code:
-                raise QuoteMismatchError("The order's side and currency must be the quote's.")
-            if (quantity is not None and quantity != quote.quantity) or (
-                usd_amount is not None and usd_amount != quote.usd_amount
-            ):
-                raise QuoteMismatchError("The order's size must be the quote's (or omitted).")
-            quantity, usd_amount, fee_bps = quote.quantity, None, quote.fee_bps
-        user_usd = user_account_get_or_create(user=user, currency=usd)
-        user_currency = user_account_get_or_create(user=user, currency=currency)
-        account_check_can_move(account=user_usd)
-        account_check_can_move(account=user_currency)
-        hold_account, hold_amount = _hold_terms(
-            side=side,
-            type=type,
-            currency=currency,
-            usd=usd,
-            quote=quote,
-            quantity=quantity,
-            usd_amount=usd_amount,
-            limit_price_e8=limit_price_e8,
-            stop_price_e8=stop_price_e8,
-            fee_bps=fee_bps,
-            user_usd=user_usd,
-            user_currency=user_currency,
-        )
-        try:
-            with transaction.atomic():
-                order = Order.objects.create(
-                    client_id=user.client_id,
-                    user=user,
-                    client_order_id=client_order_id or None,
-                    side=side,
-                    type=type,
-                    time_in_force=time_in_force,
-                    currency=currency,
-                    quantity=quantity,
-                    usd_amount=usd_amount,
-                    limit_price_e8=limit_price_e8,
-                    stop_price_e8=stop_price_e8,
-                    quote=quote,
-                    fee_bps=fee_bps,
-                    expires_at=expires_at,
-                )
-        except IntegrityError:
-            taken = Order.objects.filter(client_id=user.client_id, client_order_id=client_order_id)
-            if client_order_id and taken.exists():
-                raise DuplicateClientOrderIdError(f"client_order_id {client_order_id!r} is already used.") from None
-            raise
-        order.hold = hold_create(account=hold_account, amount=hold_amount, reason=f"order {order.pk}")
-        order.save(update_fields=["hold"])
-        event_record(type="order.accepted", obj=order)
-        order_execution_schedule(order_id=order.pk)
-    return order
 
 
 def order_execute(*, order_id: int) -> Order:
@@ -282,95 +162,6 @@ def _execute_each(order_ids: list[int]) -> int:
             # One bad order must not stop the others; the sweeper retries it later.
             logger.exception("order_execute failed", extra={"order_id": order_id})
     return len(order_ids)
-
-
-def _check_shape(
-    *,
-    side: str,
-    type: str,  # noqa: A002
-    quantity: int | None,
-    usd_amount: int | None,
-    limit_price_e8: int | None,
-    stop_price_e8: int | None,
-    quote_id: int | None,
-    time_in_force: str,
-    expires_at: datetime | None,
-    now: datetime,
-) -> None:
-    trade_check_side(side=side)
-    if type not in Order.Type.values:
-        raise InvalidOrderError(f"type must be one of {', '.join(Order.Type.values)}.")
-    if time_in_force not in Order.TimeInForce.values:
-        raise InvalidOrderError(f"time_in_force must be one of {', '.join(Order.TimeInForce.values)}.")
-    if quote_id is not None:
-        if type != Order.Type.MARKET:
-            raise InvalidOrderError("An order with a quote is a market order.")
-        if quantity is not None and usd_amount is not None:
-            raise InvalidOrderError("Give at most one of quantity or usd_amount.")
-    else:
-        trade_check_size(quantity=quantity, usd_amount=usd_amount)
-    if usd_amount is not None and type != Order.Type.MARKET:
-        raise InvalidOrderError("Limit and stop orders are sized by quantity.")
-    if (limit_price_e8 is not None) != (type == Order.Type.LIMIT):
-        raise InvalidOrderError("limit_price is required for limit orders and only allowed on them.")
-    if (stop_price_e8 is not None) != (type == Order.Type.STOP):
-        raise InvalidOrderError("stop_price is required for stop orders and only allowed on them.")
-    for price in (limit_price_e8, stop_price_e8):
-        if price is None:
-            continue
-        if not is_minor_units(price):
-            raise InvalidOrderError("Prices must be positive.")
-    if type == Order.Type.STOP and time_in_force == Order.TimeInForce.IOC:
-        raise InvalidOrderError("A stop order rests until triggered; it cannot be immediate-or-cancel.")
-    if expires_at is not None and expires_at <= now:
-        raise InvalidOrderError("expires_at must be in the future.")
-
-
-def _hold_terms(
-    *,
-    side: str,
-    type: str,  # noqa: A002
-    currency: Currency,
-    usd: Currency,
-    quote: Quote | None,
-    quantity: int | None,
-    usd_amount: int | None,
-    limit_price_e8: int | None,
-    stop_price_e8: int | None,
-    fee_bps: int,
-    user_usd: Account,
-    user_currency: Account,
-) -> tuple[Account, int]:
-    """Which account to hold and how much: enough to cover the fill at the worst accepted price."""
-    if quote is not None:
-        return (user_usd, quote.total) if side == Side.BUY else (user_currency, quote.quantity)
-    slippage_bps = settings.MARKET_ORDER_SLIPPAGE_BPS
-    if type == Order.Type.LIMIT:
-        worst_price = limit_price_e8
-    else:
-        current = settlement_price_get(currency_code=currency.code)
-        if type == Order.Type.STOP:
-            # A stop fills at the rate when it triggers, which may gap past the stop price.
-            current = max(current, stop_price_e8) if side == Side.BUY else min(current, stop_price_e8)
-        worst_price = price_with_slippage(price_e8=current, slippage_bps=slippage_bps, upward=side == Side.BUY)
-    if side == Side.SELL:
-        # The size check at the current price: a sale too small to cover its fee is refused now.
-        terms = trade_terms(
-            side=side, currency=currency, usd=usd, price_e8=max(worst_price, 1), fee_bps=fee_bps,
-            quantity=quantity, usd_amount=usd_amount,
-        )
-        return user_currency, terms.quantity
-    if usd_amount is not None:
-        # Sized in USD: the notional is fixed, only the quantity depends on the price.
-        terms = trade_terms(
-            side=side, currency=currency, usd=usd, price_e8=settlement_price_get(currency_code=currency.code),
-            fee_bps=fee_bps, usd_amount=usd_amount,
-        )
-        return user_usd, terms.total
-    terms = trade_terms(
-        side=side, currency=currency, usd=usd, price_e8=worst_price, fee_bps=fee_bps, quantity=quantity
-    )
-    return user_usd, terms.total
 
 
 def _fill_terms(*, order: Order, price_e8: int) -> TradeTerms:

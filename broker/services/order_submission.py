@@ -1,0 +1,213 @@
+"""Order submission: validate an `OrderRequest`, hold its funds, and schedule its execution.
+
+The API only accepts an order (`order_submit`); the worker runs `order_execute`
+(`broker.services.order_execution`). A quote is locked before the order exists, here only;
+the held account is locked by the one guarded UPDATE in `hold_create`.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from broker.errors import DuplicateClientOrderIdError, InvalidOrderError, QuoteMismatchError
+from broker.models import Order, Quote, Side
+from broker.pricing import price_with_slippage
+from broker.selectors import settlement_price_get
+from broker.services.market import (
+    trade_check_currency,
+    trade_check_side,
+    trade_check_size,
+)
+from broker.services.quotes import quote_claim
+from broker.services.scheduling import order_execution_schedule
+from broker.services.trades import trade_terms
+from events.services import event_record
+from ledger.models import Account, Currency
+from ledger.money import is_minor_units
+from ledger.selectors import settlement_currency
+from ledger.services import (
+    account_check_can_move,
+    hold_create,
+    user_account_get_or_create,
+    user_check_can_move,
+)
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """One order as the client asked for it: amounts in minor units, prices in USD × 10^8.
+
+    A market order is sized by exactly one of `quantity` or `usd_amount`, or filled at a quote
+    (`quote_id`, its size then optional); limit and stop orders are sized by `quantity` and carry
+    `limit_price_e8` / `stop_price_e8`. `order_submit` checks the shape.
+    """
+
+    user: User
+    side: str
+    currency: Currency
+    type: str = Order.Type.MARKET
+    quantity: int | None = None
+    usd_amount: int | None = None
+    limit_price_e8: int | None = None
+    stop_price_e8: int | None = None
+    quote_id: int | None = None
+    time_in_force: str = Order.TimeInForce.GTC
+    expires_at: datetime | None = None
+    client_order_id: str | None = None
+
+
+def order_submit(*, request: OrderRequest) -> Order:
+    """Accept an order: validate it, hold its funds, and schedule its execution after commit.
+
+    Holds (reducing `available`, so concurrent orders can never spend the same money twice):
+    - buy: USD for notional + fee at the limit price, the quote's total, or for a market/stop
+      order at the current (or stop) price moved up by MARKET_ORDER_SLIPPAGE_BPS;
+    - sell: the quantity of the currency (for a market sell sized in USD, the quantity at the
+      current price moved down by the slippage margin).
+    Everything (quote claim, order row, hold, `order.accepted` event) is written in one
+    transaction, or nothing is.
+    Locks: the quote row, then the held account (one guarded UPDATE in hold_create).
+    Raises InvalidOrderError, InvalidAmountError, InvalidPriceError, QuoteMismatchError,
+    QuoteNotFoundError, QuoteExpiredError, QuoteUsedError, CurrencyNotOfferedError,
+    CurrencyNotAuthorizedError, CurrencyNotTradableError, RateUnavailableError,
+    QuantityTooSmallError, InsufficientFundsError, InactiveAccountError, UserFrozenError,
+    DuplicateClientOrderIdError.
+    """
+    user, currency = request.user, request.currency
+    _check_shape(request=request, now=timezone.now())
+    user_check_can_move(user=user)
+    trade_check_currency(user=user, currency=currency)
+    usd = settlement_currency()
+    fee_bps = user.client.fee_bps
+    with transaction.atomic():
+        quote = None
+        if request.quote_id is not None:
+            quote = quote_claim(quote_id=request.quote_id, user=user)
+            if quote.side != request.side or quote.currency_id != currency.code:
+                raise QuoteMismatchError("The order's side and currency must be the quote's.")
+            if (request.quantity is not None and request.quantity != quote.quantity) or (
+                request.usd_amount is not None and request.usd_amount != quote.usd_amount
+            ):
+                raise QuoteMismatchError("The order's size must be the quote's (or omitted).")
+            # A quoted order is sized by the quote's quantity, at the quote's fee.
+            request = dataclasses.replace(request, quantity=quote.quantity, usd_amount=None)
+            fee_bps = quote.fee_bps
+        user_usd = user_account_get_or_create(user=user, currency=usd)
+        user_currency = user_account_get_or_create(user=user, currency=currency)
+        account_check_can_move(account=user_usd)
+        account_check_can_move(account=user_currency)
+        hold_account, hold_amount = _hold_terms(
+            request=request,
+            quote=quote,
+            usd=usd,
+            fee_bps=fee_bps,
+            user_usd=user_usd,
+            user_currency=user_currency,
+        )
+        client_order_id = request.client_order_id
+        try:
+            with transaction.atomic():
+                order = Order.objects.create(
+                    client_id=user.client_id,
+                    user=user,
+                    client_order_id=client_order_id or None,
+                    side=request.side,
+                    type=request.type,
+                    time_in_force=request.time_in_force,
+                    currency=currency,
+                    quantity=request.quantity,
+                    usd_amount=request.usd_amount,
+                    limit_price_e8=request.limit_price_e8,
+                    stop_price_e8=request.stop_price_e8,
+                    quote=quote,
+                    fee_bps=fee_bps,
+                    expires_at=request.expires_at,
+                )
+        except IntegrityError:
+            taken = Order.objects.filter(client_id=user.client_id, client_order_id=client_order_id)
+            if client_order_id and taken.exists():
+                raise DuplicateClientOrderIdError(f"client_order_id {client_order_id!r} is already used.") from None
+            raise
+        order.hold = hold_create(account=hold_account, amount=hold_amount, reason=f"order {order.pk}")
+        order.save(update_fields=["hold"])
+        event_record(type="order.accepted", obj=order)
+        order_execution_schedule(order_id=order.pk)
+    return order
+
+
+def _check_shape(*, request: OrderRequest, now: datetime) -> None:
+    trade_check_side(side=request.side)
+    if request.type not in Order.Type.values:
+        raise InvalidOrderError(f"type must be one of {', '.join(Order.Type.values)}.")
+    if request.time_in_force not in Order.TimeInForce.values:
+        raise InvalidOrderError(f"time_in_force must be one of {', '.join(Order.TimeInForce.values)}.")
+    if request.quote_id is not None:
+        if request.type != Order.Type.MARKET:
+            raise InvalidOrderError("An order with a quote is a market order.")
+        if request.quantity is not None and request.usd_amount is not None:
+            raise InvalidOrderError("Give at most one of quantity or usd_amount.")
+    else:
+        trade_check_size(quantity=request.quantity, usd_amount=request.usd_amount)
+    if request.usd_amount is not None and request.type != Order.Type.MARKET:
+        raise InvalidOrderError("Limit and stop orders are sized by quantity.")
+    if (request.limit_price_e8 is not None) != (request.type == Order.Type.LIMIT):
+        raise InvalidOrderError("limit_price is required for limit orders and only allowed on them.")
+    if (request.stop_price_e8 is not None) != (request.type == Order.Type.STOP):
+        raise InvalidOrderError("stop_price is required for stop orders and only allowed on them.")
+    for price in (request.limit_price_e8, request.stop_price_e8):
+        if price is None:
+            continue
+        if not is_minor_units(price):
+            raise InvalidOrderError("Prices must be positive.")
+    if request.type == Order.Type.STOP and request.time_in_force == Order.TimeInForce.IOC:
+        raise InvalidOrderError("A stop order rests until triggered; it cannot be immediate-or-cancel.")
+    if request.expires_at is not None and request.expires_at <= now:
+        raise InvalidOrderError("expires_at must be in the future.")
+
+
+def _hold_terms(
+    *,
+    request: OrderRequest,
+    quote: Quote | None,
+    usd: Currency,
+    fee_bps: int,
+    user_usd: Account,
+    user_currency: Account,
+) -> tuple[Account, int]:
+    """Which account to hold and how much: enough to cover the fill at the worst accepted price."""
+    side, currency = request.side, request.currency
+    if quote is not None:
+        return (user_usd, quote.total) if side == Side.BUY else (user_currency, quote.quantity)
+    slippage_bps = settings.MARKET_ORDER_SLIPPAGE_BPS
+    if request.type == Order.Type.LIMIT:
+        worst_price = request.limit_price_e8
+    else:
+        current = settlement_price_get(currency_code=currency.code)
+        if request.type == Order.Type.STOP:
+            # A stop fills at the rate when it triggers, which may gap past the stop price.
+            stop_price_e8 = request.stop_price_e8
+            current = max(current, stop_price_e8) if side == Side.BUY else min(current, stop_price_e8)
+        worst_price = price_with_slippage(price_e8=current, slippage_bps=slippage_bps, upward=side == Side.BUY)
+    if side == Side.SELL:
+        # The size check at the current price: a sale too small to cover its fee is refused now.
+        terms = trade_terms(
+            side=side, currency=currency, usd=usd, price_e8=max(worst_price, 1), fee_bps=fee_bps,
+            quantity=request.quantity, usd_amount=request.usd_amount,
+        )
+        return user_currency, terms.quantity
+    if request.usd_amount is not None:
+        # Sized in USD: the notional is fixed, only the quantity depends on the price.
+        terms = trade_terms(
+            side=side, currency=currency, usd=usd, price_e8=settlement_price_get(currency_code=currency.code),
+            fee_bps=fee_bps, usd_amount=request.usd_amount,
+        )
+        return user_usd, terms.total
+    terms = trade_terms(
+        side=side, currency=currency, usd=usd, price_e8=worst_price, fee_bps=fee_bps, quantity=request.quantity
+    )
+    return user_usd, terms.total

@@ -13,7 +13,7 @@ from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 
 from accounts.models import ApiKey, Client
-from accounts.services import client_deactivate, client_reactivate
+from accounts.services import client_deactivate, client_edit, client_reactivate, user_edit
 from audit.admin import AuditedModelAdmin
 
 
@@ -34,6 +34,7 @@ class ClientStatusForm(forms.Form):
 
 
 class ClientAdmin(AuditedModelAdmin):
+    edit_service = staticmethod(client_edit)
     list_display = ("name", "slug", "is_active", "fee_bps", "user_count", "active_key_count", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "slug")
@@ -117,6 +118,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
+    edit_service = staticmethod(user_edit)
     list_display = ("username", "kind", "client", "external_id", "email", "is_active", "is_frozen", "is_staff",
                     "created_at")
     list_filter = ("kind", "is_active", "is_frozen", "is_staff", "groups", "client")

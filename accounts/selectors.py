@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from accounts.callers import Caller, scope_to_caller
 from accounts.models import Client, User
 from core.api.fields import MAX_ID
-from core.errors import InvalidInputError, NotFoundError
+from core.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 
 
 def user_list(*, caller: Caller) -> QuerySet[User]:
@@ -26,6 +26,18 @@ def access_user_for_token(*, caller: Caller, user_id: int) -> User:
     if not user.is_active:
         raise InvalidInputError("This user is deactivated.", errors={"user": ["This user is deactivated."]})
     return user
+
+
+def access_client_for_status_change(*, caller: Caller, client_id: int) -> Client:
+    """The client whose activity the caller may switch: platform staff only. Another tenant's
+    client is not visible (NotFoundError); a client's own callers may see theirs but not switch
+    it (PermissionDeniedError)."""
+    client = Client.objects.filter(pk=client_id).first() if 0 < client_id <= MAX_ID else None
+    if client is None or (caller.client_id is not None and client.pk != caller.client_id):
+        raise NotFoundError("Client not found.")
+    if not caller.is_platform_staff:
+        raise PermissionDeniedError("Only platform staff may deactivate or reactivate a client.")
+    return client
 
 
 def access_client_for_new_user(*, caller: Caller, named: Client | None) -> Client:

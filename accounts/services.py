@@ -7,7 +7,9 @@ staff member acting, or None for a client's API key or the platform itself.
 """
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -130,6 +132,39 @@ def user_create(*, client: Client, external_id: str, email: str = "", name: str 
     except IntegrityError:
         raise UserAlreadyExistsError(f"A user with external_id {external_id!r} already exists.") from None
     return user
+
+
+# What a person edited in a form: field name -> (value before, value after), as plain JSON values.
+FieldChanges = dict[str, tuple[Any, Any]]
+
+
+def client_edit(*, client: Client, actor: User, created: bool, changes: FieldChanges, save: Callable[[], None]) -> None:
+    """Save a client edited as a whole (admin's form) and audit the fields it changed, in one
+    transaction. `save` writes the object (and, for a form, its relations). Activity changes go
+    through client_deactivate/client_reactivate, which the form does not offer."""
+    _edit_record(obj=client, actor=actor, created=created, changes=changes, save=save)
+
+
+def user_edit(*, user: User, actor: User, created: bool, changes: FieldChanges, save: Callable[[], None]) -> None:
+    """Save a user edited as a whole (admin's form) and audit the fields it changed, in one
+    transaction. Password fields are saved but never reach the audit log, not even hashed."""
+    _edit_record(obj=user, actor=actor, created=created, changes=changes, save=save)
+
+
+def _edit_record(
+    *, obj: Client | User, actor: User, created: bool, changes: FieldChanges, save: Callable[[], None]
+) -> None:
+    changes = {name: values for name, values in changes.items() if "password" not in name}
+    with transaction.atomic():
+        save()
+        if created or changes:
+            audit_record(
+                actor=actor,
+                action=f"accounts.{obj._meta.model_name}_{'create' if created else 'change'}",
+                obj=obj,
+                before=None if created else {name: before for name, (before, _) in changes.items()},
+                after={name: after for name, (_, after) in changes.items()},
+            )
 
 
 def user_update(

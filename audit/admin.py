@@ -1,5 +1,7 @@
-"""The audit log in admin (read-only), and the mixin that audits plain admin edits."""
+"""The audit log in admin (read-only), and the mixin that sends plain admin edits through the
+app's audited service."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -7,7 +9,6 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from audit.models import AuditEvent
-from audit.services import audit_record
 from core.admin import ReadOnlyAdmin
 
 
@@ -25,37 +26,37 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
-    """Writes an audit event for every add and change made through the form.
+    """Sends every add and change made through the form to `edit_service`, the app's service
+    that saves the object and writes its audit event in one transaction (admin itself writes no
+    audit row). Money never changes here: money-moving models are read-only and their actions
+    call services that audit themselves.
 
-    Admin runs `save_model` and `save_related` inside one transaction (changeform_view is
-    atomic), so the event commits with the change. Money never changes here: money-moving models
-    are read-only and their actions call services that audit themselves.
+    `edit_service(<model name>=obj, actor=…, created=…, changes={field: (before, after)}, save=…)`.
     """
 
-    audit_action_prefix = ""
+    edit_service: Callable[..., None]
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        self._audit(request, obj, form, change, fields=[f for f in form.changed_data if not _is_many_to_many(obj, f)])
+        fields = [name for name in form.changed_data if not _is_many_to_many(obj, name)]
+        save = super().save_model
+        self._edit(request, obj, form, change, fields=fields, save=lambda: save(request, obj, form, change))
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
         many = [name for name in form.changed_data if _is_many_to_many(form.instance, name)]
-        if many:
-            self._audit(request, form.instance, form, change, fields=many)
+        if not many:
+            return super().save_related(request, form, formsets, change)  # nothing the audit covers
+        save = super().save_related
+        self._edit(
+            request, form.instance, form, change, fields=many, save=lambda: save(request, form, formsets, change)
+        )
 
-    def _audit(self, request, obj, form, change, *, fields: list[str]) -> None:
-        # Password fields never reach the log, not even hashed.
-        fields = [name for name in fields if "password" not in name]
-        if change and not fields:
-            return
-        label = obj._meta.model_name
-        audit_record(
-            actor=request.user,
-            action=f"{obj._meta.app_label}.{label}_{'change' if change else 'create'}",
-            obj=obj,
-            before={name: _plain(form.initial.get(name)) for name in fields} if change else None,
-            after={name: _plain(form.cleaned_data.get(name)) for name in fields},
+    def _edit(self, request, obj, form, change, *, fields: list[str], save: Callable[[], None]) -> None:
+        changes = {
+            name: (_plain(form.initial.get(name)) if change else None, _plain(form.cleaned_data.get(name)))
+            for name in fields
+        }
+        type(self).edit_service(
+            **{obj._meta.model_name: obj}, actor=request.user, created=not change, changes=changes, save=save
         )
 
 

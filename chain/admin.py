@@ -24,7 +24,7 @@ from chain.services import (
     crypto_withdrawal_record_failure,
     crypto_withdrawal_reject,
 )
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, admin_decide_each
 from core.errors import DomainError
 from ledger.money import from_minor_units
 
@@ -138,14 +138,8 @@ class CryptoWithdrawalAdmin(ReadOnlyAdmin):
         return format_html('<a class="button" href="{}">Operate…</a>', url)
 
     def _decide(self, request, queryset, decide, verb: str) -> None:
-        done = 0
-        for withdrawal in queryset.order_by("pk"):
-            try:
-                decide(withdrawal=withdrawal, actor=request.user)
-                done += 1
-            except DomainError as error:
-                self.message_user(request, f"Withdrawal {withdrawal.pk}: {error.detail}", messages.WARNING)
-        self.message_user(request, f"{done} crypto withdrawal(s) {verb}.", messages.SUCCESS)
+        admin_decide_each(self, request, queryset, lambda withdrawal: decide(withdrawal=withdrawal, actor=request.user),
+                          noun="crypto withdrawal", verb=verb)
 
     @admin.action(description="Approve selected held withdrawals", permissions=["decide"])
     def approve_withdrawals(self, request, queryset):

@@ -23,7 +23,7 @@ from accounts.services import (
     user_freeze,
     user_unfreeze,
 )
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, admin_decide_each
 from core.errors import DomainError
 from ledger.models import Account, CurrencyAuthorization
 from ledger.money import from_minor_units
@@ -106,14 +106,8 @@ class PendingWithdrawalAdmin(ReadOnlyAdmin):
         return f"{from_minor_units(pending.amount, scale=pending.account.currency.scale)} {pending.account.currency_id}"
 
     def _decide(self, request, queryset, decide, verb: str) -> None:
-        done = 0
-        for pending in queryset.order_by("pk"):
-            try:
-                decide(pending=pending, actor=request.user)
-                done += 1
-            except DomainError as error:
-                self.message_user(request, f"Withdrawal request {pending.pk}: {error.detail}", messages.WARNING)
-        self.message_user(request, f"{done} withdrawal(s) {verb}.", messages.SUCCESS)
+        admin_decide_each(self, request, queryset, lambda pending: decide(pending=pending, actor=request.user),
+                          noun="withdrawal", verb=verb)
 
     @admin.action(description="Approve selected withdrawals", permissions=["decide"])
     def approve_withdrawals(self, request, queryset):
@@ -253,8 +247,6 @@ class BackOfficeClientAdmin(ClientAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         created = client_create(actor=request.user, name=obj.name, slug=obj.slug, fee_bps=obj.fee_bps)
-        if not obj.is_active:
-            Client.objects.filter(pk=created.pk).update(is_active=False)
         obj.pk, obj.created_at = created.pk, created.created_at
 
 

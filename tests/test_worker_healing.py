@@ -87,8 +87,8 @@ def _worker(port: int, log: Path) -> subprocess.Popen:
         "CONN_MAX_AGE": "60",  # persistent connections, as in production
         "WORKER_ORPHAN_SECONDS": "3",
         "WORKER_RECOVERY_SECONDS": "1",
-        "WORKER_RETRY_MIN_SECONDS": "0.2",
-        "WORKER_RETRY_MAX_SECONDS": "1",
+        "WORKER_RETRY_MIN_MS": "200",
+        "WORKER_RETRY_MAX_MS": "1000",
     }
     if settings.get("PASSWORD"):
         env["PGPASSWORD"] = settings["PASSWORD"]

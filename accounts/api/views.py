@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from accounts.api.base import CLIENT_PARAMETER, CallerViewMixin
@@ -22,7 +21,12 @@ from accounts.api.serializers import (
     UserUpdateSerializer,
 )
 from accounts.models import Client, User
-from accounts.selectors import access_client_for_new_user, access_user_for_token, user_list
+from accounts.selectors import (
+    access_client_for_new_user,
+    access_client_for_status_change,
+    access_user_for_token,
+    user_list,
+)
 from accounts.services import client_deactivate, client_reactivate, user_create, user_deactivate, user_update
 from accounts.tokens import end_user_token_mint
 from core.api.fields import ID_PATTERN
@@ -112,12 +116,7 @@ class ClientViewSet(CallerViewMixin, viewsets.GenericViewSet):
         return self._change(request, pk, client_reactivate)
 
     def _change(self, request, pk, change):
-        # Another tenant's client is not visible (404); one's own client may not be switched (403).
-        client = Client.objects.filter(pk=pk).first()
-        if client is None or (self.caller.client_id is not None and client.pk != self.caller.client_id):
-            raise NotFound()
-        if not self.caller.is_platform_staff:
-            raise PermissionDenied("Only platform staff may deactivate or reactivate a client.")
+        client = access_client_for_status_change(caller=self.caller, client_id=int(pk))
         serializer = ClientStatusChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         client = change(client=client, actor=self.caller.user, reason=serializer.validated_data["reason"])

@@ -195,11 +195,11 @@ TASKS = {
 
 # The order worker (`manage.py db_worker`): tasks RUNNING longer than WORKER_ORPHAN_SECONDS are
 # taken as a dead worker's and re-queued, checked every WORKER_RECOVERY_SECONDS; a database outage
-# is retried with backoff from WORKER_RETRY_MIN_SECONDS up to WORKER_RETRY_MAX_SECONDS.
+# is retried with backoff from WORKER_RETRY_MIN_MS up to WORKER_RETRY_MAX_MS (milliseconds).
 WORKER_ORPHAN_SECONDS = env.int("WORKER_ORPHAN_SECONDS", default=30)
 WORKER_RECOVERY_SECONDS = env.int("WORKER_RECOVERY_SECONDS", default=15)
-WORKER_RETRY_MIN_SECONDS = env.float("WORKER_RETRY_MIN_SECONDS", default=0.5)
-WORKER_RETRY_MAX_SECONDS = env.float("WORKER_RETRY_MAX_SECONDS", default=30)
+WORKER_RETRY_MIN_MS = env.int("WORKER_RETRY_MIN_MS", default=500)
+WORKER_RETRY_MAX_MS = env.int("WORKER_RETRY_MAX_MS", default=30_000)
 # Called by the worker with its recovery (every WORKER_RECOVERY_SECONDS): clean-ups that must
 # never run on a request or inside a money movement.
 WORKER_HOUSEKEEPING = [

@@ -6,7 +6,7 @@ whose database write failed with the outage stays RUNNING and is re-queued by re
 
 - A database outage does not stop it: an OperationalError or InterfaceError closes the
   connections, logs a warning with the attempt number, waits (exponential backoff from
-  WORKER_RETRY_MIN_SECONDS, capped at WORKER_RETRY_MAX_SECONDS) and carries on.
+  WORKER_RETRY_MIN_MS, capped at WORKER_RETRY_MAX_MS) and carries on.
 - Every WORKER_RECOVERY_SECONDS (and at start) it runs `broker.worker.worker_recover`: tasks
   RUNNING longer than WORKER_ORPHAN_SECONDS are re-queued (a killed worker's), and orders left
   `submitted` that long are executed. `make run` and `make worker` need nothing else.
@@ -54,14 +54,14 @@ class SelfHealingWorker(Worker):
                 finished = self._loop()
             except (OperationalError, InterfaceError) as error:
                 attempt += 1
-                delay = min(settings.WORKER_RETRY_MAX_SECONDS, settings.WORKER_RETRY_MIN_SECONDS * 2 ** (attempt - 1))
+                delay_ms = min(settings.WORKER_RETRY_MAX_MS, settings.WORKER_RETRY_MIN_MS * 2 ** (attempt - 1))
                 reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
                 logger.warning(
-                    "worker %s lost the database (attempt %d): %s; retrying in %.1fs",
-                    self.worker_id, attempt, reason, delay,
+                    "worker %s lost the database (attempt %d): %s; retrying in %d ms",
+                    self.worker_id, attempt, reason, delay_ms,
                 )
                 _close_connections()
-                time.sleep(delay)
+                time.sleep(delay_ms / 1000)
                 continue
             if finished:
                 return

@@ -84,9 +84,9 @@ class Command(BaseCommand):
     help = "Serve a development Ethereum chain (eth-tester, py-evm) over JSON-RPC on localhost."
 
     def add_arguments(self, parser):
-        parser.add_argument("--block-time", type=float, default=5.0, help="Seconds between empty blocks.")
+        parser.add_argument("--block-time", type=int, default=5, help="Seconds between empty blocks.")
 
-    def handle(self, *args, block_time: float, **options):
+    def handle(self, *args, block_time: int, **options):
         url = urlsplit(settings.ETHEREUM_RPC_URL)
         if not settings.DEBUG or url.scheme != "http" or url.hostname not in ("127.0.0.1", "localhost"):
             # A configured node (or production) is never shadowed, nor its token address rewritten.

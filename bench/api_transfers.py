@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     # With the database on the same 2 cores, 2 gunicorn workers beat 4 and 8 (measured).
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--hot-accounts", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=100)
@@ -132,7 +133,8 @@ def main() -> None:
           f"cache {options.cache_url}; server logs in {log_path}", flush=True)
     log_file = open(log_path, "w")  # noqa: SIM115 - open for the server's whole life
     server = subprocess.Popen(
-        [GUNICORN, "config.wsgi", "--workers", str(options.workers), "--bind", f"127.0.0.1:{options.port}",
+        [GUNICORN, "config.wsgi", "--workers", str(options.workers), "--threads", str(options.threads),
+         "--bind", f"127.0.0.1:{options.port}",
          "--log-level", "warning"],
         env=env, cwd=ROOT, start_new_session=True, stdout=log_file, stderr=subprocess.STDOUT,
     )

@@ -3,7 +3,6 @@ import copy
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC
 from functools import lru_cache
 

@@ -62,6 +62,7 @@ from core.api.exceptions import domain_error_response
 from core.api.renderers import FastJSONRenderer
 from core.errors import ConflictError, DomainError, InvalidInputError, RuleViolationError
 from core.models import IdempotencyRecord
+from core.transactions import atomic_whole
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -148,7 +149,7 @@ def _execute(handler, view, request, args, kwargs, *, scope: str, key: str, requ
     """The claim, the effect and the outcome in one transaction; a domain error rolls the effect
     back and stores the error in a transaction of its own."""
     try:
-        with transaction.atomic():
+        with atomic_whole():  # a refusal rolls the effect back whole: services need no savepoints
             record_id = _claim(scope=scope, key=key, request_hash=request_hash)
             try:
                 response = handler(view, request, *args, **kwargs)

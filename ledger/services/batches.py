@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from core.errors import DomainError
+from core.transactions import atomic_service
 from ledger.errors import BatchItemRefusedError
 from ledger.models import Account, JournalEntry
 from ledger.services.movements import transfer_create
@@ -54,7 +55,7 @@ def transfer_batch_create(*, transfers: Sequence[TransferRequest | DomainError],
             if isinstance(item, DomainError):
                 raise BatchItemRefusedError(index=index, error=item)
     outcomes: list[TransferOutcome] = []
-    with transaction.atomic():
+    with atomic_service():
         _lock_accounts([item for item in transfers if isinstance(item, TransferRequest)])
         for index, item in enumerate(transfers):
             if isinstance(item, DomainError):

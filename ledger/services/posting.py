@@ -23,20 +23,30 @@ Invariants kept (and why they hold under concurrency):
   sequence, from which each posting's `sequence`, `balance_after` and `held_after` follow. The
   row lock taken by that UPDATE orders the account's postings, so sequences are contiguous and
   each `balance_after` is the previous one plus the amount, whatever runs concurrently.
-  `posted_at` is the entry's `created_at`, taken after every account row is locked.
-- Statements per entry: one UPDATE … RETURNING per account, one INSERT of the entry, one INSERT
-  of all its postings (plus, with captured holds, one locking SELECT and one UPDATE per hold).
+  `posted_at` is the entry's `created_at`, never earlier than the account's last posting (below).
+- Statements per entry: on PostgreSQL one, `ledger_entry_post` (migration 0009), which runs the
+  guarded updates, the entry and its postings server-side and returns what the instances need;
+  on SQLite one UPDATE … RETURNING per account, one INSERT of the entry, one INSERT of all its
+  postings. Plus, with captured holds, one locking SELECT and one UPDATE per hold; plus the
+  savepoint pair when the entry is nested in a caller's transaction (unless `savepoint=False`).
+- `posted_at` never decreases along an account's sequence. SQLite: the clock is read after the
+  row updates (writers are serialised). PostgreSQL: the function takes the later of the caller's
+  clock and the account's last `posted_at`, read under the row lock, so web processes whose
+  clocks disagree cannot write an account's history out of order.
 """
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, models
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from core.errors import DomainError
+from core.transactions import atomic_service
 from events.services import event_record
 from ledger.errors import (
     HoldNotActiveError,
@@ -47,6 +57,8 @@ from ledger.errors import (
 )
 from ledger.models import Account, Hold, JournalEntry, Posting
 from ledger.money import MAX_MINOR_UNITS
+
+_Model = TypeVar("_Model", bound=models.Model)
 
 
 @dataclass(frozen=True)
@@ -66,8 +78,15 @@ def entry_post(
     metadata: dict | None = None,
     reverses: JournalEntry | None = None,
     captured_holds: Sequence[Hold] = (),
+    savepoint: bool = True,
 ) -> JournalEntry:
     """Apply `legs` to balances and write the journal entry with its postings, atomically.
+
+    Inside a caller's transaction the entry is written in a savepoint, so a caller that catches a
+    refusal may carry on; not inside `core.transactions.atomic_whole()` (the API's idempotent
+    requests), where every refusal ends the transaction, nor with `savepoint=False`. Without the
+    savepoint a refusal marks the caller's transaction for rollback: any further statement in it
+    fails loudly instead of running on a half-applied entry.
 
     `captured_holds` are consumed by this entry: their amount stops being held on their account
     in the same row update that debits it, and each hold moves active → captured exactly once.
@@ -91,25 +110,35 @@ def entry_post(
         raise InvalidAmountError("The postings on one account exceed the largest amount the ledger holds.")
     account_ids = sorted(set(amount_by_account) | set(released_by_account))
 
-    with transaction.atomic():
+    updates = [
+        _AccountUpdate(
+            account=accounts.get(account_id),
+            account_id=account_id,
+            amount=amount_by_account.get(account_id, 0),
+            released=released_by_account.get(account_id, 0),
+            postings=legs_by_account.get(account_id, 0),
+        )
+        for account_id in account_ids
+    ]
+    with atomic_service(savepoint=savepoint):
         if captured_holds:
             # Lock first, close the holds, then move `held`: see the module docstring.
             list(Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk"))
             for hold in captured_holds:
                 _hold_close(hold=hold, status=Hold.Status.CAPTURED)
-        after: dict[int, AccountAfter] = {}
-        for account_id in account_ids:
-            after[account_id] = _apply(
-                account=accounts.get(account_id),
-                account_id=account_id,
-                amount=amount_by_account.get(account_id, 0),
-                released=released_by_account.get(account_id, 0),
-                postings=legs_by_account.get(account_id, 0),
-            )
-        entry = JournalEntry.objects.create(
-            client_id=client_id, kind=kind, reference=reference, metadata=metadata or {}, reverses=reverses
-        )
-        postings = Posting.objects.bulk_create(_running_postings(entry=entry, legs=legs, after=after))
+        entry_fields = {
+            "client_id": client_id,
+            "kind": kind,
+            "reference": reference,
+            "metadata": metadata or {},
+            "reverses": reverses,
+        }
+        if connection.vendor == "postgresql":
+            entry, postings = _post_in_one_statement(entry_fields=entry_fields, updates=updates, legs=legs)
+        else:
+            after = {update.account_id: _apply(update) for update in updates}
+            entry = JournalEntry.objects.create(**entry_fields)
+            postings = Posting.objects.bulk_create(_running_postings(entry=entry, legs=legs, after=after))
         _remember_postings(entry=entry, postings=postings)
         event_record(type="transaction.created", obj=entry, legs=legs)
         for observer in _observers():
@@ -182,29 +211,123 @@ def _running_postings(*, entry: JournalEntry, legs: Sequence[Leg], after: dict[i
     return postings
 
 
-def _apply(*, account: Account | None, account_id: int, amount: int, released: int, postings: int) -> AccountAfter:
+@dataclass(frozen=True)
+class _AccountUpdate:
+    """What one entry does to one account: its net amount, the held amount its captured holds
+    release, and how many postings it writes there."""
+
+    account: Account | None
+    account_id: int
+    amount: int
+    released: int
+    postings: int
+
+    @property
+    def allows_negative(self) -> bool:
+        return self.account is not None and self.account.allows_negative
+
+    @property
+    def guard(self) -> tuple[str, int]:
+        """The WHERE clause that is the overdraft and range check, and its bound."""
+        if self.amount < 0 and not self.allows_negative:
+            # Available after this entry's captured holds are released must cover the debit. Written
+            # as `balance - held >= x` because `held + x` could overflow 64 bits; balance - held cannot.
+            return "available_covers", -self.amount - self.released
+        if self.amount < 0:
+            return "balance_at_least", -MAX_MINOR_UNITS - self.amount
+        if self.amount > 0:
+            return "balance_at_most", MAX_MINOR_UNITS - self.amount
+        return "none", 0
+
+    def refusal(self, *, is_active: bool) -> DomainError:
+        """Why the guarded update left the row alone."""
+        if not is_active:
+            return InactiveAccountError(f"Account {self.account_id} is inactive.")
+        if self.amount > 0 or self.allows_negative:
+            return InvalidAmountError(f"Account {self.account_id} would exceed the largest balance the ledger holds.")
+        return InsufficientFundsError(f"Account {self.account_id} does not have enough available funds.")
+
+
+def _apply(update: _AccountUpdate) -> AccountAfter:
     """One guarded UPDATE per account; the WHERE clause is the overdraft, range and activity check."""
-    allows_negative = account is not None and account.allows_negative
-    if amount < 0 and not allows_negative:
-        # Available after this entry's captured holds are released must cover the debit. Written
-        # as `balance - held >= x` because `held + x` could overflow 64 bits; balance - held cannot.
-        guard, bound = "available_covers", -amount - released
-    elif amount < 0:
-        guard, bound = "balance_at_least", -MAX_MINOR_UNITS - amount
-    elif amount > 0:
-        guard, bound = "balance_at_most", MAX_MINOR_UNITS - amount
-    else:
-        guard, bound = "none", 0
+    guard, bound = update.guard
     state = _account_update_returning(
-        account_id=account_id, amount=amount, released=released, postings=postings, guard=guard, bound=bound
+        account_id=update.account_id, amount=update.amount, released=update.released, postings=update.postings,
+        guard=guard, bound=bound,
     )
     if state is not None:
         return state
-    if not Account.objects.filter(pk=account_id, is_active=True).exists():
-        raise InactiveAccountError(f"Account {account_id} is inactive.")
-    if amount > 0 or allows_negative:
-        raise InvalidAmountError(f"Account {account_id} would exceed the largest balance the ledger holds.")
-    raise InsufficientFundsError(f"Account {account_id} does not have enough available funds.")
+    raise update.refusal(is_active=Account.objects.filter(pk=update.account_id, is_active=True).exists())
+
+
+# `ledger_entry_post` (migration 0009) on PostgreSQL: the updates, the entry and its postings in
+# one round trip. Guards by number, as the function reads them; refusals by SQLSTATE.
+_GUARD_CODES = {"none": 0, "available_covers": 1, "balance_at_least": 2, "balance_at_most": 3}
+_ENTRY_POST = (
+    "SELECT entry_id, created_at, posting_ids, sequences, balances, helds FROM ledger_entry_post("
+    "%s, %s, %s, %s, %s::jsonb, %s, %s::bigint[], %s::bigint[], %s::bigint[], %s::integer[], %s::smallint[],"
+    " %s::bigint[], %s::bigint[], %s::bigint[])"
+)
+_SQLSTATE_INACTIVE, _SQLSTATE_INSUFFICIENT, _SQLSTATE_OUT_OF_RANGE = "LG001", "LG002", "LG003"
+_SQLSTATE_NUMERIC_OUT_OF_RANGE = "22003"
+
+
+def _post_in_one_statement(
+    *, entry_fields: dict, updates: list[_AccountUpdate], legs: Sequence[Leg]
+) -> tuple[JournalEntry, list[Posting]]:
+    """The PostgreSQL executor of `entry_post`: one call of `ledger_entry_post`, which runs the
+    same guarded updates (in the same order), entry and postings as the SQLite path, and hands
+    back what the ORM would have (ids, timestamp, running balances), so the entry and its
+    postings are built here without reading them back."""
+    guards = [update.guard for update in updates]
+    metadata = JournalEntry._meta.get_field("metadata").get_db_prep_value(entry_fields["metadata"], connection)
+    reverses = entry_fields["reverses"]
+    parameters = [
+        timezone.now(),
+        entry_fields["client_id"], entry_fields["kind"], entry_fields["reference"], metadata,
+        reverses.pk if reverses is not None else None,
+        [update.account_id for update in updates], [update.amount for update in updates],
+        [update.released for update in updates], [update.postings for update in updates],
+        [_GUARD_CODES[guard] for guard, _ in guards], [bound for _, bound in guards],
+        [leg.account.pk for leg in legs], [leg.amount for leg in legs],
+    ]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_ENTRY_POST, parameters)
+            entry_id, created_at, posting_ids, sequences, balances, helds = cursor.fetchone()
+    except DatabaseError as error:
+        raise _refusal_from(error, updates) from None
+    entry = _loaded(JournalEntry(id=entry_id, created_at=created_at, **entry_fields))
+    postings = [
+        _loaded(
+            Posting(
+                id=posting_id, entry=entry, account=leg.account, amount=leg.amount, sequence=sequence,
+                balance_after=balance_after, held_after=held_after, posted_at=created_at,
+            )
+        )
+        for leg, posting_id, sequence, balance_after, held_after in zip(
+            legs, posting_ids, sequences, balances, helds, strict=True
+        )
+    ]
+    return entry, postings
+
+
+def _refusal_from(error: DatabaseError, updates: list[_AccountUpdate]) -> Exception:
+    sqlstate = getattr(error.__cause__, "sqlstate", None)
+    if sqlstate == _SQLSTATE_NUMERIC_OUT_OF_RANGE:
+        return InvalidAmountError("A running balance would pass the largest balance the ledger holds.")
+    if sqlstate not in (_SQLSTATE_INACTIVE, _SQLSTATE_INSUFFICIENT, _SQLSTATE_OUT_OF_RANGE):
+        return error
+    account_id = int(error.__cause__.diag.message_primary)  # type: ignore[union-attr]  # psycopg's error
+    update = next(update for update in updates if update.account_id == account_id)
+    return update.refusal(is_active=sqlstate != _SQLSTATE_INACTIVE)
+
+
+def _loaded(instance: _Model) -> _Model:
+    """A model instance built from values the database returned, marked as saved."""
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
 
 
 # The one statement that applies an entry to an account, per guard (fixed SQL, bound parameters):

@@ -6,8 +6,16 @@ active, on every request. Both answers are cached in the shared cache (database 
 client may still authenticate. The services that revoke a key or (de)activate a client forget the
 entries they change in the same breath (`credentials_forget`), so in practice the change is
 immediate; the TTL only bounds what another process may have cached between the two.
+
+In front of the shared cache, each process keeps the API-key records it has read, each only until
+the moment its shared entry expires (read from the database at `loaded_at`, good until `loaded_at
++ AUTH_CACHE_SECONDS`), so a request with a known key costs no round trip at all and the bound
+stays AUTH_CACHE_SECONDS: a key revoked (or a client deactivated) in one process is refused there
+and in every process without it cached at once, and everywhere within AUTH_CACHE_SECONDS of when
+the record was read. At most `_LOCAL_MAX_KEYS` records are kept per process.
 """
 
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -26,6 +34,16 @@ class ApiKeyRecord:
     expires_at: datetime | None
     last_used_at: datetime | None
     client_is_active: bool
+    loaded_at: float  # time.time() when read from the database
+
+    @property
+    def expires(self) -> float:
+        return self.loaded_at + settings.AUTH_CACHE_SECONDS
+
+
+# prefix → record, per process; see the module docstring.
+_local: dict[str, ApiKeyRecord] = {}
+_LOCAL_MAX_KEYS = 10_000
 
 
 def _api_key_cache_key(prefix: str) -> str:
@@ -37,9 +55,23 @@ def _client_cache_key(client_id: int) -> str:
 
 
 def api_key_record_cached(*, prefix: str) -> ApiKeyRecord | None:
-    """The key with this prefix if the cache knows it (no database query)."""
+    """The key with this prefix if this process or the shared cache knows it (no database query)."""
+    record = _local.get(prefix)
+    if record is not None and time.time() < record.expires:
+        return record
     cached = cache.get(_api_key_cache_key(prefix))
-    return ApiKeyRecord(**cached) if cached is not None else None
+    if cached is None or "loaded_at" not in cached:
+        _local.pop(prefix, None)
+        return None
+    record = ApiKeyRecord(**cached)
+    _remember(prefix, record)
+    return record
+
+
+def _remember(prefix: str, record: ApiKeyRecord) -> None:
+    if len(_local) >= _LOCAL_MAX_KEYS:
+        _local.clear()
+    _local[prefix] = record
 
 
 def api_key_record_load(*, prefix: str) -> ApiKeyRecord | None:
@@ -56,8 +88,10 @@ def api_key_record_load(*, prefix: str) -> ApiKeyRecord | None:
         expires_at=key.expires_at,
         last_used_at=key.last_used_at,
         client_is_active=key.client.is_active,
+        loaded_at=time.time(),
     )
     cache.set(_api_key_cache_key(prefix), asdict(record), timeout=settings.AUTH_CACHE_SECONDS)
+    _remember(prefix, record)
     return record
 
 
@@ -75,7 +109,12 @@ def credentials_forget(*, client_id: int | None = None, prefixes: list[str] | tu
     """Drop cached answers about these keys and this client, so the next request reads the
     database. Called by the services that revoke keys and (de)activate clients."""
     keys = [_api_key_cache_key(prefix) for prefix in prefixes]
+    for prefix in prefixes:
+        _local.pop(prefix, None)
     if client_id is not None:
+        for prefix, record in list(_local.items()):
+            if record.client_id == client_id:
+                _local.pop(prefix, None)
         keys.append(_client_cache_key(client_id))
         keys += [
             _api_key_cache_key(prefix)

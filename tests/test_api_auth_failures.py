@@ -171,8 +171,8 @@ def test_the_caller_throttle_costs_one_cache_increment_per_request(api, tenant, 
         api.get("/api/v1/users/", **tenant.auth)
     throttle_operations = [name for name, key in CountingCache.operations if key.startswith("throttle:")]
     assert throttle_operations == ["incr"]
-    # and the key resolution came from the cache: no other operation than reading it
-    assert [name for name, key in CountingCache.operations if key.startswith("auth:")] == ["get"]
+    # and the key resolution came from this process's copy of the cached record: no cache operation
+    assert [name for name, key in CountingCache.operations if key.startswith("auth:")] == []
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -145,6 +145,25 @@ def test_a_change_made_behind_the_services_back_is_seen_within_the_cache_bound(a
 
 
 @override_settings(
+    AUTH_CACHE_SECONDS=5,
+    CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "auth-elsewhere"}},
+)
+def test_a_change_made_in_another_process_is_seen_here_within_the_cache_bound(api, tenant, monkeypatch):
+    # Given the key's record read by this process (its own copy, and the shared entry)
+    cache.clear()
+    assert api.get("/api/v1/users/", **tenant.auth).status_code == 200
+    # When another process deactivates the client: the database and the shared cache change, not
+    # this process's copy
+    Client.objects.filter(pk=tenant.client.pk).update(is_active=False)
+    cache.clear()
+    # Then this process may serve its copy until AUTH_CACHE_SECONDS after it was read, no longer
+    assert api.get("/api/v1/users/", **tenant.auth).status_code == 200
+    later = time.time() + 5.5
+    monkeypatch.setattr("accounts.credentials.time.time", lambda: later)
+    _assert_refused(api.get("/api/v1/users/", **tenant.auth))
+
+
+@override_settings(
     CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "auth-now"}},
 )
 def test_the_services_clear_the_cache_so_the_change_is_immediate(api, tenant):

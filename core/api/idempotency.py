@@ -78,6 +78,8 @@ _CLAIM_SQLITE = (
     "INSERT INTO core_idempotencyrecord (scope, key, request_hash, content_type, created_at, expires_at) "
     "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (scope, key) DO NOTHING RETURNING id"
 )
+# The outcome, on the record the claim inserted (fixed SQL: this runs on every idempotent request).
+_STORE = "UPDATE core_idempotencyrecord SET status_code = %s, response_body = %s, content_type = %s WHERE id = %s"
 
 
 class InvalidIdempotencyKeyError(InvalidInputError):
@@ -210,11 +212,10 @@ def _lock_id(scope: str, key: str) -> int:
 
 
 def _store(record_id: int, response: Response) -> None:
-    IdempotencyRecord.objects.filter(pk=record_id).update(
-        status_code=response.status_code,
-        response_body=_normalised(response.data),
-        content_type=response.content_type or "",
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _STORE, [response.status_code, _normalised(response.data), response.content_type or "", record_id]
+        )
 
 
 def _stored_exists(*, scope: str, key: str) -> bool:

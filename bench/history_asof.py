@@ -17,7 +17,9 @@ Printed: the as-of read (`ledger.history.account_balance_as_of`, one query) at r
 for both accounts — median and p95 in ms, in process, through the ORM — then the keyset page query
 of a statement (100 rows, as the paginator issues it) at page 1 and at page 10,000, and the whole
 `GET /accounts/{id}/statement/` request for page 1 and a deep cursor over a one-day period and
-over the whole history (its totals are one range sum, O(postings in the period)).
+over the whole history (its totals are one range sum, O(postings in the period)), and
+`GET /transactions/?account=` (the account's journal, newest first) at page 1 and 100,000 entries
+deep, with the ratio deep / page 1 (the target: within 2×).
 """
 
 import argparse
@@ -217,6 +219,21 @@ def main() -> None:
         for name, url in (("page 1", base), (f"after sequence {after:,}", deep)):
             median, p95 = timed(lambda url=url: client.get(url, **auth), 30)
             print(f"GET statement ({period}), {name}: median {median:.2f} ms, p95 {p95:.2f} ms")
+
+    # The account's journal, newest first: the cursor is an entry id read from its postings.
+    journal = f"/api/v1/transactions/?account={big.pk}"
+    newest = client.get(journal, **auth)
+    assert newest.status_code == 200, newest.content
+    depth = min(100_000, big.sequence - 100)
+    deep_entry = Posting.objects.get(account=big, sequence=big.sequence - depth).entry_id
+    deep = f"{journal}&cursor={quote(base64.b64encode(f'p={deep_entry}'.encode()).decode())}"
+    assert client.get(deep, **auth).json()["results"][0]["id"] < deep_entry
+    medians = {}
+    for name, url in (("page 1", journal), (f"{depth:,} entries deep", deep)):
+        medians[name], p95 = timed(lambda url=url: client.get(url, **auth), 30)
+        print(f"GET transactions?account=, {name}: median {medians[name]:.2f} ms, p95 {p95:.2f} ms")
+    page_1, deepest = medians.values()
+    print(f"history page {depth:,} entries deep / page 1: {deepest / page_1:.2f}× (target ≤ 2×)")
     load = os.getloadavg()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 

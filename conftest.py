@@ -11,3 +11,14 @@ def requires_postgres(db):
             "needs PostgreSQL (set DATABASE_URL=postgres://...): concurrent writers with row locks, "
             "or PostgreSQL-only triggers; SQLite serialises writers and has no deferred triggers"
         )
+
+
+@pytest.fixture(autouse=True)
+def _per_process_caches_emptied():
+    """Each test starts with empty per-process caches (API-key records, throttle counts), as a
+    fresh process would: database ids are reused across tests, so an entry could outlive its row."""
+    from accounts import credentials
+    from core.api import throttling
+
+    credentials._local.clear()
+    throttling._local_buckets.clear()

@@ -1,4 +1,4 @@
-"""Throttles: one cache increment per request, in the shared cache (database or Redis).
+"""Throttles: counted in the shared cache (database or Redis), at most one increment per request.
 
 Fixed windows: a request counts against the bucket of the current window (`<ident>:<window
 number>`), one `incr` on the cache (an atomic INCR on Redis); the first request of a window
@@ -7,7 +7,12 @@ list read and written whole on every request), at the price of allowing up to tw
 across a window boundary, which is what a fixed window means.
 
 - `CallerRateThrottle` (`API_THROTTLE_RATE`): one bucket per API key, end-user token subject or
-  person; anonymous requests by client IP.
+  person; anonymous requests by client IP. Far from the limit a process counts its requests
+  itself and adds them to the shared bucket in chunks of 1/`LOCAL_CHUNK_DIVISOR` of the limit
+  (one `incr` per chunk instead of one per request); within a chunk of the limit it adds every
+  request. So a process alone is exact, and with N processes the bucket may admit up to
+  (N - 1) × chunk requests more than the limit in a window (1% of it per other process): a rate
+  limit of capacity, not an allowance. The chunk is 1 for limits under 100, i.e. exact.
 - Failed authentication (`AUTH_FAILURE_RATE`, default 60/min per client IP): every refused
   credential counts; past the limit the answer is 429 `throttled` with Retry-After, and the
   credential is no longer even looked up.
@@ -50,14 +55,36 @@ def _window(duration: int) -> tuple[int, float]:
     return number, (number + 1) * duration - now
 
 
-def _hit(key: str, duration: int) -> int:
-    """Count one request in `key` and return the count (one cache operation when the key exists)."""
+LOCAL_CHUNK_DIVISOR = 100
+_LOCAL_MAX_BUCKETS = 10_000
+# Per process: bucket name → [window number, hits seen in the shared bucket, hits not added yet].
+_local_buckets: dict[str, list[int]] = {}
+
+
+def _hit_in_chunks(name: str, number: int, limit: int, duration: int) -> int:
+    """Count one request in the window `number` of bucket `name`; return the count as this process
+    knows it (exact within a chunk of the limit; see the module docstring)."""
+    chunk = max(1, limit // LOCAL_CHUNK_DIVISOR)
+    bucket = _local_buckets.get(name)
+    if bucket is None or bucket[0] != number:
+        if len(_local_buckets) >= _LOCAL_MAX_BUCKETS:
+            _local_buckets.clear()
+        bucket = _local_buckets[name] = [number, 0, 0]
+    bucket[2] += 1
+    if bucket[2] < chunk and bucket[1] + bucket[2] <= limit - chunk:
+        return bucket[1] + bucket[2]
+    bucket[1], bucket[2] = _hit(f"{name}:{number}", duration, count=bucket[2]), 0
+    return bucket[1]
+
+
+def _hit(key: str, duration: int, *, count: int = 1) -> int:
+    """Count `count` requests in `key` and return the total (one cache operation when the key exists)."""
     try:
-        return cache.incr(key)
+        return cache.incr(key, count)
     except ValueError:  # the window's first request
-        if cache.add(key, 1, timeout=duration + 1):
-            return 1
-        return cache.incr(key)
+        if cache.add(key, count, timeout=duration + 1):
+            return count
+        return cache.incr(key, count)
 
 
 class FixedWindowThrottle(BaseThrottle):
@@ -77,7 +104,7 @@ class FixedWindowThrottle(BaseThrottle):
             return True
         limit, duration = parse_rate(rate)
         number, self._remaining = _window(duration)
-        return _hit(f"throttle:{self.scope}:{self.get_ident_key(request)}:{number}", duration) <= limit
+        return _hit_in_chunks(f"throttle:{self.scope}:{self.get_ident_key(request)}", number, limit, duration) <= limit
 
     def wait(self) -> float:
         return max(1.0, self._remaining)

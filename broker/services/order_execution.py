@@ -25,7 +25,7 @@ from broker.errors import (
     PriceMovedError,
     RateUnavailableError,
 )
-from broker.models import Order, Quote, Side
+from broker.models import Order, Side
 from broker.selectors import settlement_price_find
 from broker.services.trades import TradeTerms, trade_legs, trade_terms
 from core.errors import DomainError

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, Q, QuerySet
 
 from accounts.callers import Caller, scope_to_caller
 from accounts.models import User
@@ -75,6 +75,27 @@ def currency_is_offered(*, client_id: int, currency_code: str) -> bool:
         return True
     offered = OfferedCurrency.objects.filter(client_id=client_id)
     return not offered.exists() or offered.filter(currency_id=currency_code).exists()
+
+
+def currency_offered_and_authorized(*, user: User, currency_code: str) -> tuple[bool, bool]:
+    """(offered to the user's client, user authorized) for `currency_code`, in one statement: the
+    two checks every trade makes, by the same rules as `currency_is_offered` and
+    `ledger.selectors.user_is_authorized`."""
+    if currency_code == settings.SETTLEMENT_CURRENCY:
+        return True, True
+    offerings = OfferedCurrency.objects.filter(client_id=user.client_id)
+    flags = (
+        Currency.objects.filter(code=currency_code)
+        .annotate(
+            is_offered=ExpressionWrapper(
+                ~Exists(offerings) | Exists(offerings.filter(currency_id=currency_code)), output_field=BooleanField()
+            ),
+            is_authorized=Exists(CurrencyAuthorization.objects.filter(user_id=user.pk, currency_id=currency_code)),
+        )
+        .values_list("is_offered", "is_authorized")
+        .first()
+    )
+    return (bool(flags[0]), bool(flags[1])) if flags is not None else (False, False)
 
 
 def user_currency_list(*, user: User) -> QuerySet[Currency]:

@@ -119,3 +119,42 @@ def test_user_balances_stay_within_their_statement_budget(api, tenant):
     response, queries = _measure(send)
     assert response.status_code == 200
     _within(queries, BALANCES_BUDGET)
+
+
+ORDER_SUBMIT_BUDGET = 0
+ORDER_FILL_BUDGET = 0
+
+
+def test_a_market_order_submission_stays_within_its_statement_budget(api, tenant, compliance_rules_cached):
+    counter = iter(range(1000))
+
+    def send(*, warm: bool):
+        return api.post(
+            "/api/v1/orders/",
+            {"user": tenant.user.pk, "side": "buy", "currency": "BTC", "quantity": "0.00001"},
+            format="json", HTTP_IDEMPOTENCY_KEY=f"o-{next(counter)}", **tenant.auth,
+        )
+
+    response, queries = _measure(send)
+    assert response.status_code == 202, response.content
+    _within(queries, ORDER_SUBMIT_BUDGET)
+
+
+def test_a_market_order_fill_stays_within_its_statement_budget(
+    tenant, compliance_rules_cached, django_capture_on_commit_callbacks
+):
+    from broker.services import OrderRequest, order_execute, order_submit
+    from ledger.models import Currency
+
+    bitcoin = Currency.objects.get(code="BTC")
+
+    def submitted():
+        return order_submit(request=OrderRequest(user=tenant.user, side="buy", currency=bitcoin, quantity=1_000))
+
+    with django_capture_on_commit_callbacks(execute=True):  # what a committed fill leaves cached
+        order_execute(order_id=submitted().pk)
+    order = submitted()
+    with CaptureQueriesContext(connection) as captured:
+        filled = order_execute(order_id=order.pk)
+    assert filled.status == "filled"
+    _within(captured.captured_queries, ORDER_FILL_BUDGET)

@@ -7,6 +7,9 @@ whose database write failed with the outage stays RUNNING and is re-queued by re
 - A database outage does not stop it: an OperationalError or InterfaceError closes the
   connections, logs a warning with the attempt number, waits (exponential backoff from
   WORKER_RETRY_MIN_MS, capped at WORKER_RETRY_MAX_MS) and carries on.
+- An empty queue is polled every WORKER_POLL_INTERVAL_MS (50 ms unless set; `--interval` in
+  seconds overrides it): the longest an order waits for an idle worker, for one short query per
+  poll and worker.
 - Every WORKER_RECOVERY_SECONDS (and at start) it runs `broker.worker.worker_recover`: tasks
   RUNNING longer than WORKER_ORPHAN_SECONDS are re-queued (a killed worker's), and orders left
   `submitted` that long are executed. `make run` and `make worker` need nothing else.
@@ -103,6 +106,12 @@ class SelfHealingWorker(Worker):
 
 class Command(TasksDbWorkerCommand):
     help = "Run the order worker: the database task worker, riding out outages and recovering orphaned work."
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        # django-tasks-db waits 1 s between polls of an empty queue: up to a second before an order
+        # accepted into an idle queue is picked up. The project's default is a setting.
+        parser.set_defaults(interval=settings.WORKER_POLL_INTERVAL_MS / 1000)
 
     def handle(self, *, verbosity, queue_name, interval, batch, backend_name, startup_delay, reload, max_tasks,
                worker_id, exclude_queues, **options):

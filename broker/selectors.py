@@ -1,7 +1,8 @@
 """Brokerage reads. Tenant-facing selectors take the caller and scope with `scope_to_caller`.
 
 Prices in the settlement currency are read here and nowhere else: `settlement_prices` /
-`settlement_price_find` / `settlement_price_get` for the price of a currency, `settlement_value`
+`settlement_price_find` / `settlement_price_get` for the price of a currency (and
+`settlement_price_subquery` to read it with another row), `settlement_value`
 for what an amount of it is worth. Vocabulary as in broker/pricing.py: a *price* (`price_e8`) is
 settlement units per whole unit × 10**8, a *notional* or *value* is in settlement minor units;
 the settlement currency itself is `ledger.selectors.settlement_currency()`.
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from django.conf import settings
-from django.db.models import BooleanField, Exists, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
 
 from accounts.callers import Caller, scope_to_caller
 from accounts.models import User
@@ -34,6 +35,14 @@ def settlement_prices(*, currency_codes: Iterable[str]) -> dict[str, int]:
     if settings.SETTLEMENT_CURRENCY in codes:
         prices[settings.SETTLEMENT_CURRENCY] = 10**PRICE_SCALE
     return prices
+
+
+def settlement_price_subquery(*, currency_field: str) -> Subquery:
+    """The current price_e8 of the currency named by `currency_field` of the outer row (NULL
+    without a rate), to read a price in the same statement as the row that needs it. The
+    settlement currency itself has no rate row: callers never ask it for its own price."""
+    rates = Rate.objects.filter(currency_id=OuterRef(currency_field), quote_currency_id=settings.SETTLEMENT_CURRENCY)
+    return Subquery(rates.values("price_e8")[:1])
 
 
 def settlement_price_find(*, currency_code: str) -> int | None:

@@ -132,12 +132,12 @@ def test_user_balances_stay_within_their_statement_budget(api, tenant):
 # committed the order's task row and, as this client has a webhook endpoint, the delivery task's
 # row. See docs/performance.md, "Orders".
 ORDER_SUBMIT_BUDGET = 15
-# One fill by the worker's service: BEGIN, the order locked with its hold, currency, user and quote,
-# the rate, both user accounts with the authorization, then entry_post (savepoint, account locks,
+# One fill by the worker's service: BEGIN, the order locked with its hold, currency, user, quote and
+# price, both user accounts with the authorization, then entry_post (savepoint, account locks,
 # the hold's capture, one guarded UPDATE per account (5), the entry, its postings, its event,
 # velocity counters, the currency's value for compliance, release), the order's UPDATE, its
 # event, COMMIT. System accounts come from the per-process cache.
-ORDER_FILL_BUDGET = 21
+ORDER_FILL_BUDGET = 20
 
 
 def test_a_market_order_submission_stays_within_its_statement_budget(

@@ -26,7 +26,7 @@ from broker.errors import (
     RateUnavailableError,
 )
 from broker.models import Order, Side
-from broker.selectors import settlement_price_find
+from broker.selectors import settlement_price_find, settlement_price_subquery
 from broker.services.trades import TradeTerms, trade_legs, trade_terms
 from core.errors import DomainError
 from events.services import event_record
@@ -59,12 +59,16 @@ def order_execute(*, order_id: int) -> Order:
     Raises OrderNotFoundError.
     """
     with transaction.atomic():
-        # One statement: the order row locked (only it: `of=("self",)`), with what a fill reads
-        # alongside it. The hold and the currency are read under the order's lock; the hold can
-        # only change through this order (fill, cancel, expiry), which all take that lock first.
+        # One statement: the order row locked (only it: `of=("self",)`) with what execution reads
+        # alongside it: its hold, currency, user and quote, and the currency's current price.
+        # After a wait for the lock PostgreSQL re-reads the order row but not the joined ones,
+        # which are as of the statement's start. For the hold that is safe: it only changes when
+        # the order becomes final (fill, cancel, expiry, all under this lock), and a final order
+        # returns below. The user and the price are not locked by anyone, as when read apart.
         order = (
             Order.objects.select_for_update(of=("self",))
             .select_related("hold", "currency", "user", "quote")
+            .annotate(current_price_e8=settlement_price_subquery(currency_field="currency_id"))
             .filter(pk=order_id)
             .first()
         )
@@ -77,7 +81,7 @@ def order_execute(*, order_id: int) -> Order:
             return _order_close(order=order, status=Order.Status.EXPIRED, reason="expired", now=now)
         if order.quote_id is not None:
             return _order_fill(order=order, price_e8=order.quote.price_e8, now=now)
-        price_e8 = settlement_price_find(currency_code=order.currency_id)
+        price_e8 = order.current_price_e8
         if price_e8 is None:
             if order.type == Order.Type.MARKET:
                 return _order_close(

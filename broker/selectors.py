@@ -86,25 +86,37 @@ def currency_is_offered(*, client_id: int, currency_code: str) -> bool:
     return not offered.exists() or offered.filter(currency_id=currency_code).exists()
 
 
-def currency_offered_and_authorized(*, user: User, currency_code: str) -> tuple[bool, bool]:
-    """(offered to the user's client, user authorized) for `currency_code`, in one statement: the
-    two checks every trade makes, by the same rules as `currency_is_offered` and
-    `ledger.selectors.user_is_authorized`."""
+@dataclass(frozen=True)
+class CurrencyTradingFacts:
+    """What a trade in a currency checks, read together (`currency_trading_facts`)."""
+
+    is_offered: bool
+    is_authorized: bool
+    price_e8: int | None
+
+
+def currency_trading_facts(*, user: User, currency_code: str) -> CurrencyTradingFacts:
+    """Whether the user's client offers `currency_code`, whether the user is authorized for it (by
+    the rules of `currency_is_offered` and `ledger.selectors.user_is_authorized`), and its current
+    price (`settlement_price_find`): the reads every trade starts with, in one statement."""
     if currency_code == settings.SETTLEMENT_CURRENCY:
-        return True, True
+        return CurrencyTradingFacts(is_offered=True, is_authorized=True, price_e8=10**PRICE_SCALE)
     offerings = OfferedCurrency.objects.filter(client_id=user.client_id)
-    flags = (
+    row = (
         Currency.objects.filter(code=currency_code)
         .annotate(
             is_offered=ExpressionWrapper(
                 ~Exists(offerings) | Exists(offerings.filter(currency_id=currency_code)), output_field=BooleanField()
             ),
             is_authorized=Exists(CurrencyAuthorization.objects.filter(user_id=user.pk, currency_id=currency_code)),
+            price_e8=settlement_price_subquery(currency_field="code"),
         )
-        .values_list("is_offered", "is_authorized")
+        .values_list("is_offered", "is_authorized", "price_e8")
         .first()
     )
-    return (bool(flags[0]), bool(flags[1])) if flags is not None else (False, False)
+    if row is None:
+        return CurrencyTradingFacts(is_offered=False, is_authorized=False, price_e8=None)
+    return CurrencyTradingFacts(is_offered=bool(row[0]), is_authorized=bool(row[1]), price_e8=row[2])
 
 
 def user_currency_list(*, user: User) -> QuerySet[Currency]:

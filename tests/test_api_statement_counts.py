@@ -127,11 +127,11 @@ def test_user_balances_stay_within_their_statement_budget(api, tenant):
 
 
 # A market buy through the API, end to end: BEGIN, the idempotency claim, the user with its
-# client, the currency, the offering and authorization, both user accounts, the rate, the hold's
-# guarded UPDATE and row, the order, its event, the idempotency outcome, COMMIT (13), then once
+# client, the currency, the offering, authorization and rate, both user accounts, the hold's
+# guarded UPDATE and row, the order, its event, the idempotency outcome, COMMIT (12), then once
 # committed the order's task row and, as this client has a webhook endpoint, the delivery task's
 # row. See docs/performance.md, "Orders".
-ORDER_SUBMIT_BUDGET = 15
+ORDER_SUBMIT_BUDGET = 14
 # One fill by the worker's service: BEGIN, the order locked with its hold, currency, user, quote and
 # price, both user accounts with the authorization, then entry_post (savepoint, account locks,
 # the hold's capture, one guarded UPDATE per account (5), the entry, its postings, its event,

@@ -16,10 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from broker.errors import DuplicateClientOrderIdError, InvalidOrderError, QuoteMismatchError
+from broker.errors import DuplicateClientOrderIdError, InvalidOrderError, QuoteMismatchError, RateUnavailableError
 from broker.models import Order, Quote, Side
 from broker.pricing import price_with_slippage
-from broker.selectors import settlement_price_get
 from broker.services.market import (
     trade_check_currency,
     trade_check_side,
@@ -83,7 +82,7 @@ def order_submit(*, request: OrderRequest) -> Order:
     user, currency = request.user, request.currency
     _check_shape(request=request, now=timezone.now())
     user_check_can_move(user=user)
-    trade_check_currency(user=user, currency=currency)
+    current_price_e8 = trade_check_currency(user=user, currency=currency)
     usd = settlement_currency()
     fee_bps = user.client.fee_bps
     accounts = _user_accounts_find(user=user, currency=currency)
@@ -112,6 +111,7 @@ def order_submit(*, request: OrderRequest) -> Order:
             fee_bps=fee_bps,
             user_usd=user_usd,
             user_currency=user_currency,
+            current_price_e8=current_price_e8,
         )
         # The hold first, so the order is inserted with it; the order points at its hold.
         hold = hold_create(
@@ -215,8 +215,10 @@ def _hold_terms(
     fee_bps: int,
     user_usd: Account,
     user_currency: Account,
+    current_price_e8: int | None,
 ) -> tuple[Account, int]:
-    """Which account to hold and how much: enough to cover the fill at the worst accepted price."""
+    """Which account to hold and how much: enough to cover the fill at the worst accepted price
+    (`current_price_e8`: the rate read with the currency's checks, None when there is none)."""
     side, currency = request.side, request.currency
     if quote is not None:
         return (user_usd, quote.total) if side == Side.BUY else (user_currency, quote.quantity)
@@ -224,7 +226,7 @@ def _hold_terms(
     if request.type == Order.Type.LIMIT:
         worst_price = request.limit_price_e8
     else:
-        current = settlement_price_get(currency_code=currency.code)
+        current = _price_or_raise(current_price_e8, currency=currency)
         if request.type == Order.Type.STOP:
             # A stop fills at the rate when it triggers, which may gap past the stop price.
             stop_price_e8 = request.stop_price_e8
@@ -240,7 +242,7 @@ def _hold_terms(
     if request.usd_amount is not None:
         # Sized in USD: the notional is fixed, only the quantity depends on the price.
         terms = trade_terms(
-            side=side, currency=currency, usd=usd, price_e8=settlement_price_get(currency_code=currency.code),
+            side=side, currency=currency, usd=usd, price_e8=_price_or_raise(current_price_e8, currency=currency),
             fee_bps=fee_bps, usd_amount=request.usd_amount,
         )
         return user_usd, terms.total
@@ -248,3 +250,9 @@ def _hold_terms(
         side=side, currency=currency, usd=usd, price_e8=worst_price, fee_bps=fee_bps, quantity=request.quantity
     )
     return user_usd, terms.total
+
+
+def _price_or_raise(price_e8: int | None, *, currency: Currency) -> int:
+    if price_e8 is None:
+        raise RateUnavailableError(f"There is no rate for {currency.code}.")
+    return price_e8

@@ -70,8 +70,10 @@ def order_submit(*, request: OrderRequest) -> Order:
       order at the current (or stop) price moved up by MARKET_ORDER_SLIPPAGE_BPS;
     - sell: the quantity of the currency (for a market sell sized in USD, the quantity at the
       current price moved down by the slippage margin).
-    Everything (quote claim, order row, hold, `order.accepted` event) is written in one
-    transaction, or nothing is.
+    Everything (quote claim, hold, order row, `order.accepted` event) is written in one
+    transaction, or nothing is. The hold is written first and the order inserted with it. Inside a
+    caller's transaction (the API's idempotent request) a savepoint is taken only when the order
+    could be refused after a write (`_submission_transaction`).
     Locks: the quote row, then the held account (one guarded UPDATE in hold_create).
     Raises InvalidOrderError, InvalidAmountError, InvalidPriceError, QuoteMismatchError,
     QuoteNotFoundError, QuoteExpiredError, QuoteUsedError, CurrencyNotOfferedError,

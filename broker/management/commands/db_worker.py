@@ -24,7 +24,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
+from django.utils import timezone
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
+from django_tasks.base import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Command as TasksDbWorkerCommand
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
@@ -87,10 +89,7 @@ class SelfHealingWorker(Worker):
                 tasks = tasks.filter(queue_name__in=self.queue_names)
             if self.excluded_queue_names:
                 tasks = tasks.exclude(queue_name__in=self.excluded_queue_names)
-            with exclusive_transaction(tasks.db):
-                task_result = tasks.get_locked()
-                if task_result is not None:
-                    task_result.claim(self.worker_id)
+            task_result = self._claim_next(tasks)
             if task_result is not None:
                 self.run_task(task_result)
             elif self.batch:
@@ -102,6 +101,37 @@ class SelfHealingWorker(Worker):
             if self.running and task_result is None:
                 time.sleep(self.interval)
         return True
+
+
+    def _claim_next(self, tasks) -> DBTaskResult | None:
+        """The next ready task, marked RUNNING by this worker (as DBTaskResult.claim does), or None.
+
+        On PostgreSQL in one statement, `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED
+        LIMIT 1) RETURNING …`, instead of BEGIN, the locking SELECT, the UPDATE and COMMIT: the
+        claim is a quarter of the round trips, and the row lock still keeps two workers from
+        claiming one task. Elsewhere django-tasks-db's claim, in its exclusive transaction.
+        """
+        connection = connections[tasks.db]
+        if connection.vendor != "postgresql":
+            with exclusive_transaction(tasks.db):
+                task_result = tasks.get_locked()
+                if task_result is not None:
+                    task_result.claim(self.worker_id)
+            return task_result
+        # The ORM compiles FOR UPDATE only inside a transaction; this statement is its own.
+        next_id_sql, next_id_params = tasks.values("pk")[:1].query.sql_with_params()
+        table = connection.ops.quote_name(DBTaskResult._meta.db_table)
+        fields = DBTaskResult._meta.concrete_fields
+        columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
+        claimed = list(
+            DBTaskResult.objects.db_manager(tasks.db).raw(
+                f"UPDATE {table} SET status = %s, started_at = %s,"  # noqa: S608
+                " worker_ids = worker_ids || jsonb_build_array(%s::text)"
+                f" WHERE id = ({next_id_sql} FOR UPDATE SKIP LOCKED) RETURNING {columns}",
+                [TaskResultStatus.RUNNING, timezone.now(), self.worker_id, *next_id_params],
+            )
+        )
+        return claimed[0] if claimed else None
 
 
 class Command(TasksDbWorkerCommand):

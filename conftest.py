@@ -15,10 +15,15 @@ def requires_postgres(db):
 
 @pytest.fixture(autouse=True)
 def _per_process_caches_emptied():
-    """Each test starts with empty per-process caches (API-key records, throttle counts), as a
-    fresh process would: database ids are reused across tests, so an entry could outlive its row."""
+    """Each test starts with empty per-process caches (API-key records, throttle counts, system
+    accounts), as a fresh process would: each test's database is rolled back or flushed, which a
+    deployment never does to what those caches hold, and ids are reused across tests."""
     from accounts import credentials
     from core.api import throttling
+    from ledger.services import system_accounts_forget
 
     credentials._local.clear()
     throttling._local_buckets.clear()
+    system_accounts_forget()
+    yield
+    system_accounts_forget()

@@ -4,6 +4,7 @@ p50/p99, and on PostgreSQL the fill rate as a ratio of a pgbench ceiling measure
 (bench/pgbench_ceiling.py: our transfer SQL on the bench users' USD accounts, same concurrency).
 
     .venv/bin/python bench/orders.py                       # SQLite file in a temp directory
+    ... bench/orders.py --orders 500 --rate 50             # a fixed 50 orders/s: latency, not capacity
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_orders .venv/bin/python bench/orders.py \
         --orders 2000 --clients 16 --web-workers 2 --task-workers 2
 
@@ -49,6 +50,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50, help="End users the orders are spread over.")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--task-workers", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="Submit at this many orders/s (0: as fast as the HTTP clients can).")
     parser.add_argument("--timeout", type=int, default=600, help="Seconds to wait for every order to be final.")
     options = parser.parse_args()
 
@@ -161,6 +164,9 @@ def submit(base: str, api_key: str, user_ids: list[int], options) -> tuple[float
     headers = {"Authorization": f"Api-Key {api_key}"}
 
     def one(index: int) -> int:
+        if options.rate:
+            # A fixed arrival rate: order `index` leaves at its slot (or as soon as a client is free).
+            time.sleep(max(0.0, started + index / options.rate - time.perf_counter()))
         session = session_per_thread.setdefault(threading.get_ident(), requests.Session())
         body = {"user": user_ids[index % len(user_ids)], "side": "buy", "currency": "BTC", "quantity": "0.0001"}
         return session.post(f"{base}/orders/", json=body, headers=headers, timeout=60).status_code
@@ -189,7 +195,8 @@ def report(options, database_url: str, submit_seconds: float, rejected: int, res
     fill_span = (max(done for _, done in filled) - min(created for created, _ in filled)).total_seconds()
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     print(f"database:            {database_url.split('://')[0]}")
-    print(f"orders:              {options.orders} market buys, {options.clients} HTTP clients, "
+    arrival = f"at {options.rate:g} orders/s" if options.rate else "as fast as they go"
+    print(f"orders:              {options.orders} market buys {arrival}, {options.clients} HTTP clients, "
           f"{options.web_workers} web workers, {options.task_workers} task workers")
     print(f"submitted:           {options.orders / submit_seconds:8.1f} orders/s  ({submit_seconds:.2f} s, "
           f"{rejected} not accepted)")

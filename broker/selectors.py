@@ -1,7 +1,8 @@
 """Brokerage reads. Tenant-facing selectors take the caller and scope with `scope_to_caller`.
 
 Prices in the settlement currency are read here and nowhere else: `settlement_prices` /
-`settlement_price_find` / `settlement_price_get` for the price of a currency, `settlement_value`
+`settlement_price_find` / `settlement_price_get` for the price of a currency (and
+`settlement_price_subquery` to read it with another row), `settlement_value`
 for what an amount of it is worth. Vocabulary as in broker/pricing.py: a *price* (`price_e8`) is
 settlement units per whole unit × 10**8, a *notional* or *value* is in settlement minor units;
 the settlement currency itself is `ledger.selectors.settlement_currency()`.
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
 
 from accounts.callers import Caller, scope_to_caller
 from accounts.models import User
@@ -34,6 +35,14 @@ def settlement_prices(*, currency_codes: Iterable[str]) -> dict[str, int]:
     if settings.SETTLEMENT_CURRENCY in codes:
         prices[settings.SETTLEMENT_CURRENCY] = 10**PRICE_SCALE
     return prices
+
+
+def settlement_price_subquery(*, currency_field: str) -> Subquery:
+    """The current price_e8 of the currency named by `currency_field` of the outer row (NULL
+    without a rate), to read a price in the same statement as the row that needs it. The
+    settlement currency itself has no rate row: callers never ask it for its own price."""
+    rates = Rate.objects.filter(currency_id=OuterRef(currency_field), quote_currency_id=settings.SETTLEMENT_CURRENCY)
+    return Subquery(rates.values("price_e8")[:1])
 
 
 def settlement_price_find(*, currency_code: str) -> int | None:
@@ -75,6 +84,39 @@ def currency_is_offered(*, client_id: int, currency_code: str) -> bool:
         return True
     offered = OfferedCurrency.objects.filter(client_id=client_id)
     return not offered.exists() or offered.filter(currency_id=currency_code).exists()
+
+
+@dataclass(frozen=True)
+class CurrencyTradingFacts:
+    """What a trade in a currency checks, read together (`currency_trading_facts`)."""
+
+    is_offered: bool
+    is_authorized: bool
+    price_e8: int | None
+
+
+def currency_trading_facts(*, user: User, currency_code: str) -> CurrencyTradingFacts:
+    """Whether the user's client offers `currency_code`, whether the user is authorized for it (by
+    the rules of `currency_is_offered` and `ledger.selectors.user_is_authorized`), and its current
+    price (`settlement_price_find`): the reads every trade starts with, in one statement."""
+    if currency_code == settings.SETTLEMENT_CURRENCY:
+        return CurrencyTradingFacts(is_offered=True, is_authorized=True, price_e8=10**PRICE_SCALE)
+    offerings = OfferedCurrency.objects.filter(client_id=user.client_id)
+    row = (
+        Currency.objects.filter(code=currency_code)
+        .annotate(
+            is_offered=ExpressionWrapper(
+                ~Exists(offerings) | Exists(offerings.filter(currency_id=currency_code)), output_field=BooleanField()
+            ),
+            is_authorized=Exists(CurrencyAuthorization.objects.filter(user_id=user.pk, currency_id=currency_code)),
+            price_e8=settlement_price_subquery(currency_field="code"),
+        )
+        .values_list("is_offered", "is_authorized", "price_e8")
+        .first()
+    )
+    if row is None:
+        return CurrencyTradingFacts(is_offered=False, is_authorized=False, price_e8=None)
+    return CurrencyTradingFacts(is_offered=bool(row[0]), is_authorized=bool(row[1]), price_e8=row[2])
 
 
 def user_currency_list(*, user: User) -> QuerySet[Currency]:

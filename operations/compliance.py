@@ -49,13 +49,17 @@ def compliance_observe_entry(*, entry: JournalEntry, legs: Sequence[Leg]) -> lis
         window_minutes=max((rule.window_minutes for rule in velocity_rules), default=1),
     )
     items: list[ReviewItem] = []
+    # Every rule judging the same leg needs the same value: read each currency's rate once per entry.
+    values: dict[tuple[str, int], int | None] = {}
     for rule in rules:
         seen_users: set[int] = set()
         for leg in user_legs:
             user_id = leg.account.user_id
             if rule.currency_id and rule.currency_id != leg.account.currency_id:
                 continue
-            detail = _evaluate(rule=rule, entry=entry, leg=leg, now=now, seen_users=seen_users, counts=counts)
+            detail = _evaluate(
+                rule=rule, entry=entry, leg=leg, now=now, seen_users=seen_users, counts=counts, values=values
+            )
             if detail is not None:
                 seen_users.add(user_id)
                 items.append(
@@ -127,14 +131,21 @@ def movement_counts_purge() -> int:
 
 
 def _evaluate(
-    *, rule: ComplianceRule, entry: JournalEntry, leg: Leg, now, seen_users: set[int], counts: dict[int, dict[int, int]]
+    *,
+    rule: ComplianceRule,
+    entry: JournalEntry,
+    leg: Leg,
+    now,
+    seen_users: set[int],
+    counts: dict[int, dict[int, int]],
+    values: dict[tuple[str, int], int | None],
 ) -> str | None:
     user_id = leg.account.user_id
     if user_id in seen_users:
         return None
     since = now - timedelta(minutes=rule.window_minutes)
     if rule.kind == ComplianceRule.Kind.LARGE_MOVEMENT:
-        if _is_large(rule=rule, currency_code=leg.account.currency_id, amount=abs(leg.amount)):
+        if _is_large(rule=rule, currency_code=leg.account.currency_id, amount=abs(leg.amount), values=values):
             moved = amount_render(abs(leg.amount), currency=leg.account.currency)
             return f"{entry.kind} of {moved} exceeds the threshold"
         return None
@@ -160,16 +171,21 @@ def _evaluate(
         for deposit_id, currency_code, amount in deposits:
             if rule.currency_id and rule.currency_id != currency_code:
                 continue
-            if _is_large(rule=rule, currency_code=currency_code, amount=amount):
+            if _is_large(rule=rule, currency_code=currency_code, amount=amount, values=values):
                 return f"withdrawal within {rule.window_minutes} minutes of large deposit #{deposit_id}"
         return None
     return None
 
 
-def _is_large(*, rule: ComplianceRule, currency_code: str, amount: int) -> bool:
+def _is_large(
+    *, rule: ComplianceRule, currency_code: str, amount: int, values: dict[tuple[str, int], int | None]
+) -> bool:
     # Value in the settlement currency when a rate is known; the per-currency threshold in minor
     # units only when it is not, so one movement is never judged twice by the same rule.
-    value = settlement_value(currency_code=currency_code, amount=amount)
+    # `values` holds the values already read for this entry.
+    if (currency_code, amount) not in values:
+        values[currency_code, amount] = settlement_value(currency_code=currency_code, amount=amount)
+    value = values[currency_code, amount]
     if value is not None:
         return rule.threshold_usd is not None and value > rule.threshold_usd
     return rule.threshold_minor is not None and rule.currency_id == currency_code and amount > rule.threshold_minor

@@ -11,7 +11,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ledger.models import JournalEntry
+from broker.models import Order
+from broker.services import OrderRequest, order_execute, order_submit
+from ledger.models import Currency, JournalEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -22,20 +24,23 @@ LOCAL_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemC
 # Raised by the events outbox (+1 per movement on PostgreSQL: the event and its deliveries in one
 # statement; +3 through the ORM on SQLite), lowered by the cached API key (-1), by the ledger's
 # updates, entry and postings in one call of `ledger_entry_post` (-3) and by services opening no
-# savepoint within the idempotent request's whole transaction (-2); see docs/performance.md, "Statements per request".
+# savepoint within the idempotent request's whole transaction (-2); see docs/performance.md,
+# "Statements per request".
 TRANSFER_BUDGET = 8
 DEPOSIT_BUDGET = 9
 BALANCES_BUDGET = 1
 # 6 around the batch (BEGIN and COMMIT, the idempotency claim and outcome, one read of every
-# account, one lock of them all: no savepoints within the request's whole transaction), 3 per transfer (the ledger
-# call, the event with its delivery, the velocity counters), and 4 here for the two review items
-# the seeded velocity rule opens as both users pass 20 an hour.
+# account, one lock of them all: no savepoints within the request's whole transaction), 3 per
+# transfer (the ledger call, the event with its delivery, the velocity counters), and 4 here for
+# the two review items the seeded velocity rule opens as both users pass 20 an hour.
 BATCH_OF_10_BUDGET = 40
 # Compliance bumps and reads its velocity counters in one statement on PostgreSQL, two on SQLite;
 # the event and its deliveries are one statement on PostgreSQL, three through the ORM on SQLite;
 # the ledger's part is one call on PostgreSQL, four statements on SQLite (two updates, the entry,
 # its postings).
 SQLITE_EXTRA_PER_MOVEMENT = 1 + 2 + 3
+# An event other than a movement's (order.accepted, order.filled): two more through the ORM.
+SQLITE_EXTRA_PER_EVENT = 2
 
 
 @pytest.fixture(autouse=True)
@@ -122,3 +127,60 @@ def test_user_balances_stay_within_their_statement_budget(api, tenant):
     response, queries = _measure(send)
     assert response.status_code == 200
     _within(queries, BALANCES_BUDGET)
+
+
+
+# A market buy through the API, end to end: BEGIN, the idempotency claim, the user with its
+# client, the currency, the offering, authorization and rate, both user accounts, the hold's
+# guarded UPDATE and row, the order, its event, the idempotency outcome, COMMIT (12), then once
+# committed the order's task row and, as this client has a webhook endpoint, the delivery task's
+# row. See docs/performance.md, "Orders".
+ORDER_SUBMIT_BUDGET = 14
+# One fill by the worker's service: BEGIN, the order locked with its hold, currency, user, quote and
+# price, both user accounts with the authorization, then entry_post (savepoint, account locks,
+# the hold's capture, one guarded UPDATE per account (5), the entry, its postings, its event,
+# velocity counters, the currency's value for compliance, release), the order's UPDATE, its
+# event, COMMIT. System accounts come from the per-process cache.
+ORDER_FILL_BUDGET = 20
+
+
+def test_a_market_order_submission_stays_within_its_statement_budget(
+    api, tenant, compliance_rules_cached, django_capture_on_commit_callbacks
+):
+    counter = iter(range(1000))
+
+    def send(*, warm: bool):
+        # The task is enqueued once the request's transaction commits: counted too.
+        with django_capture_on_commit_callbacks(execute=True):
+            return api.post(
+                "/api/v1/orders/",
+                {"user": tenant.user.pk, "side": "buy", "currency": "BTC", "quantity": "0.00001"},
+                format="json", HTTP_IDEMPOTENCY_KEY=f"o-{next(counter)}", **tenant.auth,
+            )
+
+    response, queries = _measure(send)
+    assert response.status_code == 202, response.content
+    _within(queries, ORDER_SUBMIT_BUDGET, sqlite_extra=SQLITE_EXTRA_PER_EVENT)
+    # one savepoint-free transaction: no savepoint of its own, none in the hold
+    assert sum(1 for query in queries if query["sql"].startswith("SAVEPOINT")) <= 1, _statements(queries)
+
+
+def test_a_market_order_fill_stays_within_its_statement_budget(
+    tenant, compliance_rules_cached, django_capture_on_commit_callbacks
+):
+    bitcoin = Currency.objects.get(code="BTC")
+
+    def submitted() -> Order:
+        return order_submit(request=OrderRequest(user=tenant.user, side="buy", currency=bitcoin, quantity=1_000))
+
+    with django_capture_on_commit_callbacks(execute=True):  # what a committed fill leaves cached
+        order_execute(order_id=submitted().pk)
+    order = submitted()
+    with CaptureQueriesContext(connection) as captured:
+        filled = order_execute(order_id=order.pk)
+    assert filled.status == Order.Status.FILLED
+    queries = captured.captured_queries
+    _within(queries, ORDER_FILL_BUDGET, sqlite_extra=SQLITE_EXTRA_PER_MOVEMENT + 2 * SQLITE_EXTRA_PER_EVENT)
+    # neither the hold, the currency nor a system account is read on its own
+    sent = _statements(queries)
+    assert 'FROM "ledger_hold"' not in sent and 'FROM "ledger_currency" WHERE' not in sent, sent

@@ -62,7 +62,8 @@ def _usd_minor(serializer_field: str, value) -> int:
 
 
 def _users(caller):
-    return user_list(caller=caller)
+    # A trade reads the user's client (its fee) right after: in the same statement.
+    return user_list(caller=caller).select_related("client")
 
 
 # ---- currencies and rates ---------------------------------------------------------------

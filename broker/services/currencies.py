@@ -7,10 +7,9 @@ from accounts.models import Client, User
 from audit.services import audit_record
 from broker.errors import CurrencyNotOfferedError, SettlementCurrencyError
 from broker.models import OfferedCurrency
-from broker.selectors import currency_is_offered
+from broker.selectors import currency_is_offered, currency_trading_facts
 from ledger.errors import CurrencyNotAuthorizedError
 from ledger.models import Currency, CurrencyAuthorization
-from ledger.selectors import user_is_authorized
 from ledger.services import currency_authorization_grant, currency_authorization_revoke
 
 
@@ -34,12 +33,15 @@ def user_currency_revoke(*, user: User, currency: Currency) -> None:
     currency_authorization_revoke(user=user, currency=currency)
 
 
-def currency_check_offered_and_authorized(*, user: User, currency: Currency) -> None:
-    """Refuse a currency the client does not offer or the user is not authorized for (403 either way)."""
-    if not currency_is_offered(client_id=user.client_id, currency_code=currency.code):
+def currency_check_offered_and_authorized(*, user: User, currency: Currency) -> int | None:
+    """Refuse a currency the client does not offer or the user is not authorized for (403 either
+    way). Returns the currency's current price_e8 (None without a rate), read with the checks."""
+    facts = currency_trading_facts(user=user, currency_code=currency.code)
+    if not facts.is_offered:
         raise CurrencyNotOfferedError(f"Client {user.client_id} does not offer {currency.code}.")
-    if not user_is_authorized(user_id=user.pk, currency_code=currency.code):
+    if not facts.is_authorized:
         raise CurrencyNotAuthorizedError(f"User {user.pk} is not authorized for {currency.code}.")
+    return facts.price_e8
 
 
 def offered_currency_add(*, client: Client, currency: Currency, actor: User | None = None) -> OfferedCurrency:

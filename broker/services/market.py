@@ -10,14 +10,15 @@ from ledger.models import Currency
 from ledger.money import minor_units_check
 
 
-def trade_check_currency(*, user: User, currency: Currency) -> None:
-    """A non-settlement, active currency the user may transact.
+def trade_check_currency(*, user: User, currency: Currency) -> int | None:
+    """A non-settlement, active currency the user may transact. Returns its current price_e8
+    (None without a rate), read in the same statement as the checks.
 
     Raises CurrencyNotTradableError, CurrencyNotOfferedError, CurrencyNotAuthorizedError.
     """
     if currency.code == settings.SETTLEMENT_CURRENCY or not currency.is_active:
         raise CurrencyNotTradableError(f"{currency.code} cannot be traded against {settings.SETTLEMENT_CURRENCY}.")
-    currency_check_offered_and_authorized(user=user, currency=currency)
+    return currency_check_offered_and_authorized(user=user, currency=currency)
 
 
 def trade_check_side(*, side: str) -> None:

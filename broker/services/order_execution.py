@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -25,19 +25,20 @@ from broker.errors import (
     PriceMovedError,
     RateUnavailableError,
 )
-from broker.models import Order, Quote, Side
-from broker.selectors import settlement_price_find
+from broker.models import Order, Side
+from broker.selectors import settlement_price_find, settlement_price_subquery
 from broker.services.trades import TradeTerms, trade_legs, trade_terms
 from core.errors import DomainError
 from events.services import event_record
-from ledger.models import Account, Currency, Hold, JournalEntry
+from ledger.errors import CurrencyNotAuthorizedError
+from ledger.models import Account, CurrencyAuthorization, Hold, JournalEntry
 from ledger.money import amount_render
 from ledger.selectors import settlement_currency
 from ledger.services import (
     account_check_can_move,
     entry_post,
     hold_release,
-    system_account_get,
+    system_account_for_posting,
 )
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,19 @@ def order_execute(*, order_id: int) -> Order:
     Raises OrderNotFoundError.
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        # One statement: the order row locked (only it: `of=("self",)`) with what execution reads
+        # alongside it: its hold, currency, user and quote, and the currency's current price.
+        # After a wait for the lock PostgreSQL re-reads the order row but not the joined ones,
+        # which are as of the statement's start. For the hold that is safe: it only changes when
+        # the order becomes final (fill, cancel, expiry, all under this lock), and a final order
+        # returns below. The user and the price are not locked by anyone, as when read apart.
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("hold", "currency", "user", "quote")
+            .annotate(current_price_e8=settlement_price_subquery(currency_field="currency_id"))
+            .filter(pk=order_id)
+            .first()
+        )
         if order is None:
             raise OrderNotFoundError(f"Order {order_id} not found.")
         if order.is_final:
@@ -67,8 +80,8 @@ def order_execute(*, order_id: int) -> Order:
         if order.expires_at is not None and order.expires_at <= now:
             return _order_close(order=order, status=Order.Status.EXPIRED, reason="expired", now=now)
         if order.quote_id is not None:
-            return _order_fill(order=order, price_e8=Quote.objects.get(pk=order.quote_id).price_e8, now=now)
-        price_e8 = settlement_price_find(currency_code=order.currency_id)
+            return _order_fill(order=order, price_e8=order.quote.price_e8, now=now)
+        price_e8 = order.current_price_e8
         if price_e8 is None:
             if order.type == Order.Type.MARKET:
                 return _order_close(
@@ -165,14 +178,14 @@ def _execute_each(order_ids: list[int]) -> int:
 
 
 def _fill_terms(*, order: Order, price_e8: int) -> TradeTerms:
-    if order.quote_id is not None:
-        quote = Quote.objects.get(pk=order.quote_id)
+    quote = order.quote
+    if quote is not None:
         return TradeTerms(
             quantity=quote.quantity, price_e8=quote.price_e8, notional=quote.usd_amount, fee=quote.fee, side=quote.side
         )
     return trade_terms(
         side=order.side,
-        currency=Currency.objects.get(pk=order.currency_id),
+        currency=order.currency,
         usd=settlement_currency(),
         price_e8=price_e8,
         fee_bps=order.fee_bps,
@@ -183,7 +196,9 @@ def _fill_terms(*, order: Order, price_e8: int) -> TradeTerms:
 
 def _order_fill(*, order: Order, price_e8: int, now: datetime) -> Order:
     """Book the fill as one trade entry capturing the hold, or reject the order with a reason."""
-    hold = Hold.objects.get(pk=order.hold_id)
+    hold = order.hold
+    if hold is None:
+        raise ValueError(f"Order {order.pk} has no hold: every accepted order holds its funds.")
     try:
         terms = _fill_terms(order=order, price_e8=price_e8)
         needed = terms.total if order.side == Side.BUY else terms.quantity
@@ -193,23 +208,20 @@ def _order_fill(*, order: Order, price_e8: int, now: datetime) -> Order:
                 f"The fill needs {amount_render(needed, currency=held_in)} but the order holds "
                 f"{amount_render(hold.amount, currency=held_in)}."
             )
-        user_accounts = Account.objects.select_related("user").filter(user_id=order.user_id)
-        user_usd = user_accounts.get(currency_id=settings.SETTLEMENT_CURRENCY)
-        user_currency = user_accounts.get(currency_id=order.currency_id)
-        account_check_can_move(account=user_usd)
-        account_check_can_move(account=user_currency)
+        user_usd, user_currency = _user_accounts_checked(order=order)
+        usd_code, client_id = settings.SETTLEMENT_CURRENCY, order.client_id
         legs = trade_legs(
             terms=terms,
             user_usd=user_usd,
             user_currency=user_currency,
-            inventory_usd=system_account_get(
-                client=order.client_id, currency=settings.SETTLEMENT_CURRENCY, kind=Account.Kind.INVENTORY
+            inventory_usd=system_account_for_posting(
+                client_id=client_id, currency_code=usd_code, kind=Account.Kind.INVENTORY
             ),
-            inventory_currency=system_account_get(
-                client=order.client_id, currency=order.currency_id, kind=Account.Kind.INVENTORY
+            inventory_currency=system_account_for_posting(
+                client_id=client_id, currency_code=order.currency_id, kind=Account.Kind.INVENTORY
             ),
-            fee_revenue=system_account_get(
-                client=order.client_id, currency=settings.SETTLEMENT_CURRENCY, kind=Account.Kind.FEE_REVENUE
+            fee_revenue=system_account_for_posting(
+                client_id=client_id, currency_code=usd_code, kind=Account.Kind.FEE_REVENUE
             ),
         )
         # A buy's captured hold stops holding the whole held amount while the debit is the actual
@@ -228,6 +240,28 @@ def _order_fill(*, order: Order, price_e8: int, now: datetime) -> Order:
     return _order_record_fill(order=order, terms=terms, entry=entry, now=now)
 
 
+def _user_accounts_checked(*, order: Order) -> tuple[Account, Account]:
+    """The user's settlement and traded-currency accounts, in one statement with whether the user
+    is still authorized for the currency; raises as `account_check_can_move` would."""
+    authorized = CurrencyAuthorization.objects.filter(user_id=order.user_id, currency_id=order.currency_id)
+    accounts = {
+        account.currency_id: account
+        for account in Account.objects.filter(
+            user_id=order.user_id, currency_id__in=[settings.SETTLEMENT_CURRENCY, order.currency_id]
+        ).annotate(is_authorized=Exists(authorized))
+    }
+    user_usd, user_currency = accounts.get(settings.SETTLEMENT_CURRENCY), accounts.get(order.currency_id)
+    if user_usd is None or user_currency is None:
+        # order_submit opened both; accounts are never deleted.
+        raise Account.DoesNotExist(f"Order {order.pk}'s user has no {order.currency_id} or USD account.")
+    for account in (user_usd, user_currency):
+        account.user = order.user  # read with the order, under its lock
+        account_check_can_move(account=account, check_authorization=False)
+    if not user_currency.is_authorized:
+        raise CurrencyNotAuthorizedError(f"User {order.user_id} is not authorized for {order.currency_id}.")
+    return user_usd, user_currency
+
+
 def _order_record_fill(*, order: Order, terms: TradeTerms, entry: JournalEntry, now: datetime) -> Order:
     order.status = Order.Status.FILLED
     order.fill_quantity = terms.quantity
@@ -236,7 +270,10 @@ def _order_record_fill(*, order: Order, terms: TradeTerms, entry: JournalEntry, 
     order.fee = terms.fee
     order.entry = entry
     order.filled_at = order.closed_at = now
-    order.save()
+    order.save(update_fields=[
+        "status", "fill_quantity", "fill_price_e8", "fill_usd_amount", "fee", "entry", "filled_at", "closed_at",
+        "triggered_at", "updated_at",
+    ])
     event_record(type="order.filled", obj=order)
     return order
 
@@ -252,8 +289,8 @@ def _order_rest(*, order: Order) -> Order:
 def _order_close(*, order: Order, status: str, reason: str, now: datetime) -> Order:
     """Move an active order to a final status other than filled and release its hold."""
     if order.hold_id is not None:
-        hold = Hold.objects.get(pk=order.hold_id)
-        if hold.status == Hold.Status.ACTIVE:
+        hold = order.hold  # read with the order (select_related) or on first use, under its lock
+        if hold is not None and hold.status == Hold.Status.ACTIVE:
             hold_release(hold=hold)
     order.status = status
     order.reject_reason = reason

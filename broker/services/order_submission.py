@@ -5,7 +5,9 @@ The API only accepts an order (`order_submit`); the worker runs `order_execute`
 the held account is locked by the one guarded UPDATE in `hold_create`.
 """
 
+import contextlib
 import dataclasses
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,10 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from broker.errors import DuplicateClientOrderIdError, InvalidOrderError, QuoteMismatchError
+from broker.errors import DuplicateClientOrderIdError, InvalidOrderError, QuoteMismatchError, RateUnavailableError
 from broker.models import Order, Quote, Side
 from broker.pricing import price_with_slippage
-from broker.selectors import settlement_price_get
 from broker.services.market import (
     trade_check_currency,
     trade_check_side,
@@ -69,8 +70,10 @@ def order_submit(*, request: OrderRequest) -> Order:
       order at the current (or stop) price moved up by MARKET_ORDER_SLIPPAGE_BPS;
     - sell: the quantity of the currency (for a market sell sized in USD, the quantity at the
       current price moved down by the slippage margin).
-    Everything (quote claim, order row, hold, `order.accepted` event) is written in one
-    transaction, or nothing is.
+    Everything (quote claim, hold, order row, `order.accepted` event) is written in one
+    transaction, or nothing is. The hold is written first and the order inserted with it. Inside a
+    caller's transaction (the API's idempotent request) a savepoint is taken only when the order
+    could be refused after a write (`_submission_transaction`).
     Locks: the quote row, then the held account (one guarded UPDATE in hold_create).
     Raises InvalidOrderError, InvalidAmountError, InvalidPriceError, QuoteMismatchError,
     QuoteNotFoundError, QuoteExpiredError, QuoteUsedError, CurrencyNotOfferedError,
@@ -81,10 +84,11 @@ def order_submit(*, request: OrderRequest) -> Order:
     user, currency = request.user, request.currency
     _check_shape(request=request, now=timezone.now())
     user_check_can_move(user=user)
-    trade_check_currency(user=user, currency=currency)
+    current_price_e8 = trade_check_currency(user=user, currency=currency)
     usd = settlement_currency()
     fee_bps = user.client.fee_bps
-    with transaction.atomic():
+    accounts = _user_accounts_find(user=user, currency=currency)
+    with _submission_transaction(request=request, opens_accounts=len(accounts) < 2):
         quote = None
         if request.quote_id is not None:
             quote = quote_claim(quote_id=request.quote_id, user=user)
@@ -97,10 +101,11 @@ def order_submit(*, request: OrderRequest) -> Order:
             # A quoted order is sized by the quote's quantity, at the quote's fee.
             request = dataclasses.replace(request, quantity=quote.quantity, usd_amount=None)
             fee_bps = quote.fee_bps
-        user_usd = user_account_get_or_create(user=user, currency=usd)
-        user_currency = user_account_get_or_create(user=user, currency=currency)
-        account_check_can_move(account=user_usd)
-        account_check_can_move(account=user_currency)
+        user_usd = accounts.get(usd.code) or user_account_get_or_create(user=user, currency=usd)
+        user_currency = accounts.get(currency.code) or user_account_get_or_create(user=user, currency=currency)
+        # trade_check_currency has just checked the authorization for the currency.
+        account_check_can_move(account=user_usd, check_authorization=False)
+        account_check_can_move(account=user_currency, check_authorization=False)
         hold_account, hold_amount = _hold_terms(
             request=request,
             quote=quote,
@@ -108,36 +113,70 @@ def order_submit(*, request: OrderRequest) -> Order:
             fee_bps=fee_bps,
             user_usd=user_usd,
             user_currency=user_currency,
+            current_price_e8=current_price_e8,
         )
-        client_order_id = request.client_order_id
-        try:
-            with transaction.atomic():
-                order = Order.objects.create(
-                    client_id=user.client_id,
-                    user=user,
-                    client_order_id=client_order_id or None,
-                    side=request.side,
-                    type=request.type,
-                    time_in_force=request.time_in_force,
-                    currency=currency,
-                    quantity=request.quantity,
-                    usd_amount=request.usd_amount,
-                    limit_price_e8=request.limit_price_e8,
-                    stop_price_e8=request.stop_price_e8,
-                    quote=quote,
-                    fee_bps=fee_bps,
-                    expires_at=request.expires_at,
-                )
-        except IntegrityError:
-            taken = Order.objects.filter(client_id=user.client_id, client_order_id=client_order_id)
-            if client_order_id and taken.exists():
-                raise DuplicateClientOrderIdError(f"client_order_id {client_order_id!r} is already used.") from None
-            raise
-        order.hold = hold_create(account=hold_account, amount=hold_amount, reason=f"order {order.pk}")
-        order.save(update_fields=["hold"])
+        # The hold first, so the order is inserted with it; the order points at its hold.
+        hold = hold_create(
+            account=hold_account, amount=hold_amount, reason=f"{request.type} {request.side} order in {currency.code}"
+        )
+        order_fields = dict(
+            client_id=user.client_id,
+            user=user,
+            client_order_id=request.client_order_id or None,
+            side=request.side,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            currency=currency,
+            quantity=request.quantity,
+            usd_amount=request.usd_amount,
+            limit_price_e8=request.limit_price_e8,
+            stop_price_e8=request.stop_price_e8,
+            quote=quote,
+            fee_bps=fee_bps,
+            hold=hold,
+            expires_at=request.expires_at,
+        )
+        order = _order_insert(fields=order_fields) if request.client_order_id else Order.objects.create(**order_fields)
         event_record(type="order.accepted", obj=order)
         order_execution_schedule(order_id=order.pk)
     return order
+
+
+def _submission_transaction(*, request: OrderRequest, opens_accounts: bool) -> AbstractContextManager:
+    """The order's transaction: its own, or the caller's (the API's idempotent request) without a
+    savepoint when nothing can be refused after the first write.
+
+    An order on existing accounts, without a quote or client_order_id, is last refused by the
+    hold's guarded UPDATE changing nothing, before any write: a refusal leaves the caller's
+    transaction as it was. An order that opens an account, claims a quote (before the quote's
+    checks) or names a client_order_id (refused on insert as a duplicate) can be refused after a
+    write, and takes a savepoint to undo it.
+    """
+    may_refuse_after_a_write = opens_accounts or request.quote_id is not None or bool(request.client_order_id)
+    if not may_refuse_after_a_write and transaction.get_connection().in_atomic_block:
+        return contextlib.nullcontext()
+    return transaction.atomic()
+
+
+def _order_insert(*, fields: dict) -> Order:
+    """Insert an order with a client_order_id; DuplicateClientOrderIdError when the client used it."""
+    try:
+        with transaction.atomic():
+            return Order.objects.create(**fields)
+    except IntegrityError:
+        client_order_id = fields["client_order_id"]
+        if Order.objects.filter(client_id=fields["client_id"], client_order_id=client_order_id).exists():
+            raise DuplicateClientOrderIdError(f"client_order_id {client_order_id!r} is already used.") from None
+        raise
+
+
+def _user_accounts_find(*, user: User, currency: Currency) -> dict[str, Account]:
+    """The user's settlement and `currency` accounts that exist, by currency code, in one statement."""
+    accounts = Account.objects.filter(user=user, currency_id__in=[settings.SETTLEMENT_CURRENCY, currency.code])
+    found = {account.currency_id: account for account in accounts}
+    for account in found.values():
+        account.user = user
+    return found
 
 
 def _check_shape(*, request: OrderRequest, now: datetime) -> None:
@@ -178,8 +217,10 @@ def _hold_terms(
     fee_bps: int,
     user_usd: Account,
     user_currency: Account,
+    current_price_e8: int | None,
 ) -> tuple[Account, int]:
-    """Which account to hold and how much: enough to cover the fill at the worst accepted price."""
+    """Which account to hold and how much: enough to cover the fill at the worst accepted price
+    (`current_price_e8`: the rate read with the currency's checks, None when there is none)."""
     side, currency = request.side, request.currency
     if quote is not None:
         return (user_usd, quote.total) if side == Side.BUY else (user_currency, quote.quantity)
@@ -187,7 +228,7 @@ def _hold_terms(
     if request.type == Order.Type.LIMIT:
         worst_price = request.limit_price_e8
     else:
-        current = settlement_price_get(currency_code=currency.code)
+        current = _price_or_raise(current_price_e8, currency=currency)
         if request.type == Order.Type.STOP:
             # A stop fills at the rate when it triggers, which may gap past the stop price.
             stop_price_e8 = request.stop_price_e8
@@ -203,7 +244,7 @@ def _hold_terms(
     if request.usd_amount is not None:
         # Sized in USD: the notional is fixed, only the quantity depends on the price.
         terms = trade_terms(
-            side=side, currency=currency, usd=usd, price_e8=settlement_price_get(currency_code=currency.code),
+            side=side, currency=currency, usd=usd, price_e8=_price_or_raise(current_price_e8, currency=currency),
             fee_bps=fee_bps, usd_amount=request.usd_amount,
         )
         return user_usd, terms.total
@@ -211,3 +252,9 @@ def _hold_terms(
         side=side, currency=currency, usd=usd, price_e8=worst_price, fee_bps=fee_bps, quantity=request.quantity
     )
     return user_usd, terms.total
+
+
+def _price_or_raise(price_e8: int | None, *, currency: Currency) -> int:
+    if price_e8 is None:
+        raise RateUnavailableError(f"There is no rate for {currency.code}.")
+    return price_e8

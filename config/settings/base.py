@@ -196,6 +196,10 @@ TASKS = {
 # The order worker (`manage.py db_worker`): tasks RUNNING longer than WORKER_ORPHAN_SECONDS are
 # taken as a dead worker's and re-queued, checked every WORKER_RECOVERY_SECONDS; a database outage
 # is retried with backoff from WORKER_RETRY_MIN_MS up to WORKER_RETRY_MAX_MS (milliseconds).
+# An idle worker polls the queue every WORKER_POLL_INTERVAL_MS: what an order accepted into an
+# empty queue may wait before a worker picks it up (submit→fill latency), for one short locking
+# SELECT per poll and worker.
+WORKER_POLL_INTERVAL_MS = env.int("WORKER_POLL_INTERVAL_MS", default=50)
 WORKER_ORPHAN_SECONDS = env.int("WORKER_ORPHAN_SECONDS", default=30)
 WORKER_RECOVERY_SECONDS = env.int("WORKER_RECOVERY_SECONDS", default=15)
 WORKER_RETRY_MIN_MS = env.int("WORKER_RETRY_MIN_MS", default=500)

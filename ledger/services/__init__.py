@@ -4,7 +4,9 @@ from ledger.services.accounts import (
     account_create,
     currency_authorization_grant,
     currency_authorization_revoke,
+    system_account_for_posting,
     system_account_get,
+    system_accounts_forget,
     user_account_get_or_create,
 )
 from ledger.services.adjustments import adjustment_create
@@ -32,7 +34,9 @@ __all__ = [
     "entry_post",
     "hold_create",
     "hold_release",
+    "system_account_for_posting",
     "system_account_get",
+    "system_accounts_forget",
     "TransferOutcome",
     "TransferRequest",
     "transfer_batch_create",

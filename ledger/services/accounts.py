@@ -1,7 +1,7 @@
 """Creating accounts, system accounts, and currency authorizations."""
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 
 from accounts.models import Client, User
 from ledger.errors import AlreadyExistsError, InactiveAccountError
@@ -13,6 +13,13 @@ from ledger.models import Account, Currency, CurrencyAuthorization
 # (negative by exactly what the chain holds for the client's users, like funding does for money
 # outside). Fee revenue only ever receives.
 _NEGATIVE_ALLOWED = {Account.Kind.FUNDING, Account.Kind.INVENTORY, Account.Kind.CUSTODY}
+
+# What a system account needs to be a leg of an entry, all fixed when it is created: its id, owner,
+# currency, kind and `allows_negative` (read-only in the admin, written by no service), and
+# `user_id`, always None for a system account. `system_account_for_posting` keeps these per
+# process by (client id, currency code, kind).
+_POSTING_FIELDS = ("id", "client_id", "user_id", "currency_id", "kind", "allows_negative")
+_posting_fields_by_key: dict[tuple[int, str, str], tuple] = {}
 
 
 def account_create(*, user: User, currency: Currency) -> Account:
@@ -53,6 +60,33 @@ def system_account_get(*, client: Client | int, currency: Currency | str, kind: 
     except IntegrityError:
         # Another process created it between our read and insert: the unique constraint decided.
         return Account.objects.get(**lookup)
+
+
+def system_account_for_posting(*, client_id: int, currency_code: str, kind: str) -> Account:
+    """The client's system account of `kind` in `currency_code`, as a leg of an entry needs it.
+
+    The account carries only the fields fixed at its creation (`_POSTING_FIELDS`); every other
+    field (balance, held, is_active …) is deferred and read from the database if touched, so it is
+    never stale. Those fields are cached per process once the transaction that read (or created)
+    the account has committed: a system account is never deleted and its id never changes, so a
+    cached id is right in every process for as long as the process lives. Caching only after
+    commit keeps an account created by a transaction that then rolls back out of the cache.
+    Creates the account on first use, like `system_account_get`.
+    """
+    key = (client_id, currency_code, kind)
+    values = _posting_fields_by_key.get(key)
+    if values is None:
+        account = system_account_get(client=client_id, currency=currency_code, kind=kind)
+        fetched = tuple(getattr(account, name) for name in _POSTING_FIELDS)
+        transaction.on_commit(lambda: _posting_fields_by_key.setdefault(key, fetched))
+        values = fetched
+    return Account.from_db(DEFAULT_DB_ALIAS, list(_POSTING_FIELDS), list(values))
+
+
+def system_accounts_forget() -> None:
+    """Empty the per-process cache of `system_account_for_posting` (for tests whose database is
+    rolled back or flushed, which a running deployment never does to system accounts)."""
+    _posting_fields_by_key.clear()
 
 
 def currency_authorization_grant(*, user: User, currency: Currency) -> CurrencyAuthorization:

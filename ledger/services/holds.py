@@ -22,18 +22,22 @@ def hold_create(*, account: Account, amount: int, reason: str = "") -> Hold:
     InactiveAccountError.
     """
     minor_units_check(amount, message="Hold amount must be a positive integer number of minor units.")
-    with transaction.atomic():
-        rows = Account.objects.filter(pk=account.pk, is_active=True)
-        if not account.allows_negative:
-            # `balance - held >= x`, not `balance >= held + x`: the sum could overflow 64 bits.
-            rows = rows.filter(GreaterThanOrEqual(F("balance") - F("held"), amount))
-        if rows.update(held=F("held") + amount) != 1:
-            if not Account.objects.filter(pk=account.pk, is_active=True).exists():
-                raise InactiveAccountError(f"Account {account.pk} is inactive.")
-            raise InsufficientFundsError(
-                f"Account {account.pk} does not have {amount_render(amount, currency=account.currency)} available."
-            )
-        return Hold.objects.create(account=account, amount=amount, reason=reason)
+    rows = Account.objects.filter(pk=account.pk, is_active=True)
+    if not account.allows_negative:
+        # `balance - held >= x`, not `balance >= held + x`: the sum could overflow 64 bits.
+        rows = rows.filter(GreaterThanOrEqual(F("balance") - F("held"), amount))
+    # No savepoint: a refusal is raised outside the block, when the guarded UPDATE changed nothing,
+    # so the caller's transaction is left as it was; any other error fails the caller's anyway.
+    with transaction.atomic(savepoint=False):
+        is_held = rows.update(held=F("held") + amount) == 1
+        hold = Hold.objects.create(account=account, amount=amount, reason=reason) if is_held else None
+    if hold is None:
+        if not Account.objects.filter(pk=account.pk, is_active=True).exists():
+            raise InactiveAccountError(f"Account {account.pk} is inactive.")
+        raise InsufficientFundsError(
+            f"Account {account.pk} does not have {amount_render(amount, currency=account.currency)} available."
+        )
+    return hold
 
 
 def hold_release(*, hold: Hold) -> None:

@@ -8,6 +8,9 @@ It does exactly what the statements it replaces did, in the same order:
 - a refused update raises with SQLSTATE LG001 (account inactive), LG002 (insufficient available
   funds) or LG003 (the balance would leave 64 bits), the account id as the message; the caller
   maps them to its domain errors, and the transaction (or its savepoint) rolls back;
+- first, with captured holds (`p_captured_holds`): the accounts locked in the given order, then
+  the holds closed (accounts, then holds: the order every hold release keeps); one that is no
+  longer active raises LG004 with its id, before any balance moves;
 - the entry, stamped with the caller's clock (`p_now`, Django's `timezone.now()` as the ORM would
   stamp it) or, if later, the time of the last posting on any of its accounts, read under the row
   lock: on each account `posted_at` never decreases as `sequence` grows, even when the web
@@ -26,7 +29,8 @@ POSTGRES_FORWARD = """
 CREATE FUNCTION ledger_entry_post(
     p_now timestamptz, p_client_id bigint, p_kind text, p_reference text, p_metadata jsonb, p_reverses_id bigint,
     p_accounts bigint[], p_deltas bigint[], p_released bigint[], p_counts integer[],
-    p_guards smallint[], p_bounds bigint[], p_leg_accounts bigint[], p_leg_amounts bigint[]
+    p_guards smallint[], p_bounds bigint[], p_leg_accounts bigint[], p_leg_amounts bigint[],
+    p_captured_holds bigint[] DEFAULT '{}'
 ) RETURNS TABLE (
     entry_id bigint, created_at timestamptz, posting_ids bigint[], sequences bigint[],
     balances bigint[], helds bigint[]
@@ -44,7 +48,20 @@ DECLARE
     leg_sequences bigint[] := '{}';
     leg_balances bigint[] := '{}';
     leg_helds bigint[] := '{}';
+    refused_hold bigint;
 BEGIN
+    IF cardinality(p_captured_holds) > 0 THEN
+        -- Accounts, then holds (the order of every hold release): lock, close the holds, then
+        -- the updates take their amount out of `held`.
+        PERFORM 1 FROM ledger_account WHERE id = ANY (p_accounts) ORDER BY id FOR UPDATE;
+        SELECT min(id) INTO refused_hold FROM ledger_hold
+         WHERE id = ANY (p_captured_holds) AND status <> 'active';
+        IF refused_hold IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'LG004', MESSAGE = refused_hold::text;
+        END IF;
+        UPDATE ledger_hold SET status = 'captured', closed_at = p_now WHERE id = ANY (p_captured_holds);
+    END IF;
+
     FOR i IN 1 .. array_length(p_accounts, 1) LOOP
         UPDATE ledger_account
            SET balance = balance + p_deltas[i], held = held - p_released[i], sequence = sequence + p_counts[i]
@@ -69,6 +86,7 @@ BEGIN
         running_sequence[i] := new_sequence - p_counts[i];
         held_now[i] := new_held;
     END LOOP;
+
 
     SELECT greatest(p_now, max(last.posted_at)) INTO v_created_at
       FROM unnest(p_accounts) AS locked(account_id)
@@ -106,7 +124,8 @@ $$;
 
 POSTGRES_REVERSE = """
 DROP FUNCTION ledger_entry_post(
-    timestamptz, bigint, text, text, jsonb, bigint, bigint[], bigint[], bigint[], integer[], smallint[], bigint[], bigint[], bigint[]
+    timestamptz, bigint, text, text, jsonb, bigint, bigint[], bigint[], bigint[], integer[], smallint[], bigint[], bigint[], bigint[],
+    bigint[]
 );
 """
 

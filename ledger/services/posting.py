@@ -15,9 +15,11 @@ Invariants kept (and why they hold under concurrency):
 - No balance leaves the signed 64-bit range: credits are guarded in the same UPDATE
   (`balance <= 2**63-1 - x`). PostgreSQL would raise on overflow, but SQLite silently turns an
   overflowing integer into a float, which must never reach a money column.
-- A captured hold is closed before its amount leaves `held`, with the accounts already locked
-  (accounts, then holds: the order `hold_release` uses), so a hold released or captured
-  concurrently is refused as HoldNotActiveError rather than tripping a check constraint.
+- A captured hold is closed with the accounts already locked (accounts, then holds: the order
+  `hold_release` uses), in the transaction that takes its amount out of `held`, so a hold
+  released or captured concurrently is refused as HoldNotActiveError and nothing is written.
+  SQLite sends the locking SELECT and the hold's UPDATE; PostgreSQL's function runs the same
+  steps server-side.
 - Every posting carries the account's running balance: the same guarded UPDATE also advances
   the account's `sequence` by its number of postings and RETURNs the new balance, held and
   sequence, from which each posting's `sequence`, `balance_after` and `held_after` follow. The
@@ -27,7 +29,7 @@ Invariants kept (and why they hold under concurrency):
 - Statements per entry: on PostgreSQL one, `ledger_entry_post` (migration 0009), which runs the
   guarded updates, the entry and its postings server-side and returns what the instances need;
   on SQLite one UPDATE … RETURNING per account, one INSERT of the entry, one INSERT of all its
-  postings. Plus, with captured holds, one locking SELECT and one UPDATE per hold; plus the
+  postings, and with captured holds one locking SELECT and one UPDATE per hold. Plus the
   savepoint pair when the entry is nested in a caller's transaction (unless `savepoint=False`).
 - `posted_at` never decreases along an account's sequence. SQLite: the clock is read after the
   row updates (writers are serialised). PostgreSQL: the function takes the later of the caller's
@@ -121,8 +123,9 @@ def entry_post(
         for account_id in account_ids
     ]
     with atomic_service(savepoint=savepoint):
-        if captured_holds:
-            # Lock first, close the holds, then move `held`: see the module docstring.
+        if captured_holds and connection.vendor != "postgresql":
+            # Lock first, close the holds, then move `held`: see the module docstring. (PostgreSQL's
+            # function takes the same steps itself.)
             list(Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk"))
             for hold in captured_holds:
                 _hold_close(hold=hold, status=Hold.Status.CAPTURED)
@@ -134,7 +137,9 @@ def entry_post(
             "reverses": reverses,
         }
         if connection.vendor == "postgresql":
-            entry, postings = _post_in_one_statement(entry_fields=entry_fields, updates=updates, legs=legs)
+            entry, postings = _post_in_one_statement(
+                entry_fields=entry_fields, updates=updates, legs=legs, captured_holds=captured_holds
+            )
         else:
             after = {update.account_id: _apply(update) for update in updates}
             entry = JournalEntry.objects.create(**entry_fields)
@@ -266,14 +271,15 @@ _GUARD_CODES = {"none": 0, "available_covers": 1, "balance_at_least": 2, "balanc
 _ENTRY_POST = (
     "SELECT entry_id, created_at, posting_ids, sequences, balances, helds FROM ledger_entry_post("
     "%s, %s, %s, %s, %s::jsonb, %s, %s::bigint[], %s::bigint[], %s::bigint[], %s::integer[], %s::smallint[],"
-    " %s::bigint[], %s::bigint[], %s::bigint[])"
+    " %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
 )
 _SQLSTATE_INACTIVE, _SQLSTATE_INSUFFICIENT, _SQLSTATE_OUT_OF_RANGE = "LG001", "LG002", "LG003"
+_SQLSTATE_HOLD_NOT_ACTIVE = "LG004"
 _SQLSTATE_NUMERIC_OUT_OF_RANGE = "22003"
 
 
 def _post_in_one_statement(
-    *, entry_fields: dict, updates: list[_AccountUpdate], legs: Sequence[Leg]
+    *, entry_fields: dict, updates: list[_AccountUpdate], legs: Sequence[Leg], captured_holds: Sequence[Hold]
 ) -> tuple[JournalEntry, list[Posting]]:
     """The PostgreSQL executor of `entry_post`: one call of `ledger_entry_post`, which runs the
     same guarded updates (in the same order), entry and postings as the SQLite path, and hands
@@ -289,7 +295,7 @@ def _post_in_one_statement(
         [update.account_id for update in updates], [update.amount for update in updates],
         [update.released for update in updates], [update.postings for update in updates],
         [_GUARD_CODES[guard] for guard, _ in guards], [bound for _, bound in guards],
-        [leg.account.pk for leg in legs], [leg.amount for leg in legs],
+        [leg.account.pk for leg in legs], [leg.amount for leg in legs], [hold.pk for hold in captured_holds],
     ]
     try:
         with connection.cursor() as cursor:
@@ -297,6 +303,8 @@ def _post_in_one_statement(
             entry_id, created_at, posting_ids, sequences, balances, helds = cursor.fetchone()
     except DatabaseError as error:
         raise _refusal_from(error, updates) from None
+    for hold in captured_holds:
+        hold.status = Hold.Status.CAPTURED
     entry = _loaded(JournalEntry(id=entry_id, created_at=created_at, **entry_fields))
     postings = [
         _loaded(
@@ -314,6 +322,8 @@ def _post_in_one_statement(
 
 def _refusal_from(error: DatabaseError, updates: list[_AccountUpdate]) -> Exception:
     sqlstate = getattr(error.__cause__, "sqlstate", None)
+    if sqlstate == _SQLSTATE_HOLD_NOT_ACTIVE:
+        return HoldNotActiveError(f"Hold {error.__cause__.diag.message_primary} is no longer active.")  # type: ignore[union-attr]
     if sqlstate == _SQLSTATE_NUMERIC_OUT_OF_RANGE:
         return InvalidAmountError("A running balance would pass the largest balance the ledger holds.")
     if sqlstate not in (_SQLSTATE_INACTIVE, _SQLSTATE_INSUFFICIENT, _SQLSTATE_OUT_OF_RANGE):

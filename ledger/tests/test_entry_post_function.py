@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from ledger.models import Posting
+from ledger.services import hold_create, hold_release
 from tests.fixtures import balance, ledger_snapshot
 
 CALL = (
@@ -75,3 +76,18 @@ def test_posted_at_never_goes_back_on_an_account_whatever_the_callers_clock(requ
     assert created_at == later
     times = list(Posting.objects.filter(account=alice_usd).order_by("sequence").values_list("posted_at", flat=True))
     assert times == sorted(times)
+
+
+def test_a_captured_hold_no_longer_active_raises_with_nothing_written(requires_postgres, alice_usd, bob_usd):
+    hold = hold_create(account=alice_usd, amount=5_00)
+    hold_release(hold=hold)
+    before = ledger_snapshot()
+    with pytest.raises(DatabaseError) as raised, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(CALL.replace("%s::bigint[])", "%s::bigint[], %s::bigint[])"), [
+            datetime.now(UTC), alice_usd.client_id, [alice_usd.pk, bob_usd.pk], [-1_00, 1_00], [5_00, 0], [1, 1],
+            [AVAILABLE_COVERS, BALANCE_AT_MOST], [1_00 - 5_00, MAX - 1_00], [alice_usd.pk, bob_usd.pk], [-1_00, 1_00],
+            [hold.pk],
+        ])
+    assert raised.value.__cause__.sqlstate == "LG004"
+    assert raised.value.__cause__.diag.message_primary == str(hold.pk)
+    assert ledger_snapshot() == before

@@ -221,8 +221,11 @@ def _entries_post_in_one_statement(
         raise BatchItemRefusedError(index=first_refused[0], error=first_refused[1])
     for index, outcome in posted:
         outcomes[index] = outcome
-    written = [(outcome, request.legs) for (index, request, _), (_, outcome) in zip(to_post, posted, strict=True)
-               if isinstance(outcome, JournalEntry)]
+    written = [
+        (outcome, request.legs)
+        for (_, request, _updates), (_, outcome) in zip(to_post, posted, strict=True)
+        if isinstance(outcome, JournalEntry)
+    ]
     if written:
         event_record_many(
             type="transaction.created", objs=[entry for entry, _ in written],
@@ -249,7 +252,7 @@ _ENTRIES_POST = (
 
 
 def _post_many(
-    to_post: list[tuple[int, "EntryRequest", list["_AccountUpdate"]]], *, atomic: bool
+    to_post: list[tuple[int, EntryRequest, list["_AccountUpdate"]]], *, atomic: bool
 ) -> list[tuple[int, JournalEntry | DomainError]]:
     """One call of `ledger_entries_post` for `to_post` (position in the batch, request, updates);
     each position with its entry, or the refusal the ledger answered for it."""
@@ -334,7 +337,11 @@ def _updates_checked(*, legs: Sequence[Leg], captured_holds: Sequence[Hold] = ()
 def _remember_postings(*, entry: JournalEntry, postings: list[Posting]) -> None:
     """Leave the postings as written, running balances included, on `entry.postings` (as a
     prefetch would), so rendering or counting them reads no row."""
-    written = Posting.objects.filter(entry=entry)
+    written = Posting.objects.get_queryset()
+    # The filter is applied only if the queryset is ever compiled (as Django's related managers
+    # do): building its WHERE clause cost more than posting, once per entry of a batch.
+    written._defer_next_filter = True  # type: ignore[attr-defined]  # Django's related-manager protocol
+    written = written.filter(entry=entry)
     written._result_cache = postings
     written._prefetch_done = True  # type: ignore[attr-defined]  # Django's prefetch protocol
     entry._prefetched_objects_cache = {"postings": written}  # type: ignore[attr-defined]

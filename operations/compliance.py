@@ -1,7 +1,8 @@
 """Compliance review: rules evaluated on every journal entry, hits queued as review items.
 
 `compliance_observe_entry` is listed in settings.LEDGER_ENTRY_OBSERVERS; `entry_post` calls it
-inside the posting transaction, so a review item exists exactly when its movement does, and a
+inside the posting transaction (`entries_post`, for a batch, calls `compliance_observe_entries`
+once for all its entries), so a review item exists exactly when its movement does, and a
 failure here rolls the movement back rather than letting it through unreviewed.
 
 It runs while the entry's account rows are locked, so it is kept O(1) in the user's history:
@@ -16,6 +17,7 @@ The pending-withdrawal hold (operations.services) is decided before any of this,
 """
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -37,37 +39,60 @@ _rules_cache: tuple[float, list[ComplianceRule]] | None = None
 
 def compliance_observe_entry(*, entry: JournalEntry, legs: Sequence[Leg]) -> list[ReviewItem]:
     """Evaluate the active rules against the user legs of `entry`; return the review items created."""
-    user_legs = [leg for leg in legs if leg.account.user_id is not None]
-    if not user_legs:
+    return compliance_observe_entries(entries=[(entry, legs)])
+
+
+def compliance_observe_entries(*, entries: Sequence[tuple[JournalEntry, Sequence[Leg]]]) -> list[ReviewItem]:
+    """`compliance_observe_entry` for many entries posted in order (a batch), with one statement
+    of counters for all of them: each entry is judged exactly as if observed alone right after
+    it was posted, its velocity counts being the counters as they stood after its own movement
+    (the batch's total for this minute less the movements of the entries after it)."""
+    user_legs_of = [[leg for leg in legs if leg.account.user_id is not None] for _, legs in entries]
+    if not any(user_legs_of):
         return []
     rules = compliance_rules_active()
     now = timezone.now()
+    minute = _minute(now)
     velocity_rules = [rule for rule in rules if rule.kind == ComplianceRule.Kind.VELOCITY]
-    counts = _movements_count(
-        user_ids=sorted({leg.account.user_id for leg in user_legs}),
+    users_of = [sorted({leg.account.user_id for leg in user_legs if leg.account.user_id is not None})
+                for user_legs in user_legs_of]
+    later_movements = Counter(user_id for user_ids in users_of for user_id in user_ids)
+    totals = _movements_count(
+        movements=dict(later_movements),
         now=now,
         window_minutes=max((rule.window_minutes for rule in velocity_rules), default=1),
     )
     items: list[ReviewItem] = []
-    # Every rule judging the same leg needs the same value: read each currency's rate once per entry.
-    values: dict[tuple[str, int], int | None] = {}
-    for rule in rules:
-        seen_users: set[int] = set()
-        for leg in user_legs:
-            user_id = leg.account.user_id
-            if rule.currency_id and rule.currency_id != leg.account.currency_id:
-                continue
-            detail = _evaluate(
-                rule=rule, entry=entry, leg=leg, now=now, seen_users=seen_users, counts=counts, values=values
-            )
-            if detail is not None:
-                seen_users.add(user_id)
-                items.append(
-                    ReviewItem.objects.create(
-                        client_id=entry.client_id, user_id=user_id, entry=entry, rule=rule, detail=detail[:500]
-                    )
+    for (entry, _), user_legs, user_ids in zip(entries, user_legs_of, users_of, strict=True):
+        if not user_legs:
+            continue
+        counts: dict[int, dict[int, int]] = {}
+        for user_id in user_ids:
+            later_movements[user_id] -= 1
+            counts[user_id] = {**totals[user_id], minute: totals[user_id][minute] - later_movements[user_id]}
+        # Every rule judging the same leg needs the same value: read each currency's rate once per entry.
+        values: dict[tuple[str, int], int | None] = {}
+        for rule in rules:
+            seen_users: set[int] = set()
+            for leg in user_legs:
+                user_id = leg.account.user_id
+                if rule.currency_id and rule.currency_id != leg.account.currency_id:
+                    continue
+                detail = _evaluate(
+                    rule=rule, entry=entry, leg=leg, now=now, seen_users=seen_users, counts=counts, values=values
                 )
+                if detail is not None:
+                    seen_users.add(user_id)
+                    items.append(
+                        ReviewItem.objects.create(
+                            client_id=entry.client_id, user_id=user_id, entry=entry, rule=rule, detail=detail[:500]
+                        )
+                    )
     return items
+
+
+# The ledger hands a batch's entries to this in one call (see `entries_post`).
+compliance_observe_entry.observe_many = compliance_observe_entries  # type: ignore[attr-defined]
 
 
 def compliance_rules_active() -> list[ComplianceRule]:
@@ -85,18 +110,20 @@ def _minute(moment) -> int:
     return int(moment.timestamp()) // 60
 
 
-def _movements_count(*, user_ids: list[int], now, window_minutes: int) -> dict[int, dict[int, int]]:
-    """Count this entry as one movement for each user (in user-id order, so concurrent entries
+def _movements_count(*, movements: dict[int, int], now, window_minutes: int) -> dict[int, dict[int, int]]:
+    """Count `movements[user_id]` movements for each user (in user-id order, so concurrent entries
     take the counter rows in one order) and return `{user_id: {minute: movements}}` for the last
-    `window_minutes` minutes, this entry included."""
+    `window_minutes` minutes, these included."""
+    user_ids = sorted(movements)
     minute = _minute(now)
     first = minute - window_minutes + 1
-    rows_sql = ", ".join(["(%s, %s, 1)"] * len(user_ids))
-    bump_params = [value for user_id in user_ids for value in (user_id, minute)]
+    rows_sql = ", ".join(["(%s, %s, %s)"] * len(user_ids))
+    bump_params = [value for user_id in user_ids for value in (user_id, minute, movements[user_id])]
     in_sql = ", ".join(["%s"] * len(user_ids))
     bump = (
         f"INSERT INTO operations_movementcount (user_id, minute, movements) VALUES {rows_sql} "  # noqa: S608
-        "ON CONFLICT (user_id, minute) DO UPDATE SET movements = operations_movementcount.movements + 1 "
+        "ON CONFLICT (user_id, minute) DO UPDATE "
+        "SET movements = operations_movementcount.movements + excluded.movements "
         "RETURNING user_id, minute, movements"
     )
     earlier = (

@@ -1,10 +1,18 @@
 """POST /api/v1/transfers/batch/: many transfers in one request, all or none or each on its own."""
 
+from types import SimpleNamespace
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.exceptions import NotFound
 
+from accounts.callers import Caller, CallerKind
+from ledger.api.serializers import TransferCreateSerializer, _transfer_request_plain
+from ledger.errors import AccountNotFoundError
 from ledger.models import Account, JournalEntry
+from ledger.selectors import transfer_accounts_get
+from ledger.services import TransferRequest
 from tests.fixtures import end_user_auth, ledger_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -159,3 +167,52 @@ def test_a_batch_loads_its_accounts_once_and_takes_its_locks_in_one_statement(ap
     assert response.status_code == 201
     account_reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('SELECT "ledger_account"')]
     assert len(account_reads) == 2, account_reads  # the accounts of every item, then the locks
+
+
+def test_batch_items_validate_exactly_as_the_transfer_serializer_validates_them(tenant):
+    # given: items of every shape, plainly valid or not
+    usd, peer, btc = tenant.usd.pk, tenant.peer_usd.pk, tenant.btc.pk
+    items = [
+        {"from_account": usd, "to_account": peer, "amount": "1.00"},
+        {"from_account": str(usd), "to_account": peer, "amount": 1, "reference": "  r-1 ", "metadata": {"n": 1}},
+        {"from_account": usd, "to_account": peer, "amount": "0.001"},
+        {"from_account": usd, "to_account": peer, "amount": "-1"},
+        {"from_account": usd, "to_account": peer, "amount": True},
+        {"from_account": usd, "to_account": peer, "amount": None},
+        {"from_account": usd, "to_account": peer},
+        {"from_account": usd, "to_account": 10**12, "amount": "1.00"},
+        {"from_account": 0, "to_account": peer, "amount": "1.00"},
+        {"from_account": "x", "to_account": None, "amount": "1.00"},
+        {"from_account": usd, "to_account": btc, "amount": "1.00"},
+        {"from_account": usd, "to_account": peer, "amount": "1.00", "reference": "x" * 201},
+        {"from_account": usd, "to_account": peer, "amount": "1.00", "reference": " " + "x" * 200 + " "},
+        {"from_account": usd, "to_account": peer, "amount": "1.00", "reference": None},
+        {"from_account": usd, "to_account": peer, "amount": "1.00", "reference": 12},
+        {"from_account": usd, "to_account": peer, "amount": "1.00", "reference": "a\x00b"},
+        {"from_account": usd, "to_account": peer, "amount": "1.00", "reference": "café"},
+        {"from_account": usd, "to_account": peer, "amount": "1.00", "metadata": [1]},
+        {"from_account": usd, "to_account": peer, "amount": "1.00", "metadata": None},
+        {"from_account": usd, "to_account": peer, "amount": "1.00", "unknown": 1},
+    ]
+    caller = Caller(kind=CallerKind.API_KEY, client_id=tenant.client.pk, api_key_id=tenant.api_key.pk)
+    context = {"request": SimpleNamespace(auth=caller),
+               "accounts": transfer_accounts_get(caller=caller, ids=[usd, peer, btc])}
+
+    def comparable(outcome):
+        if isinstance(outcome, Exception):
+            return (type(outcome), outcome.code, str(outcome.detail), getattr(outcome, "errors", None))
+        return outcome
+
+    # when / then: what the plain path answers is what the serializer answers; it leaves the
+    # rest (None) to the serializer
+    for item in items:
+        plain = _transfer_request_plain(item, context)
+        if plain is None:
+            continue
+        serializer = TransferCreateSerializer(data=item, context=context)
+        try:
+            expected = TransferRequest(**serializer.validated_data) if serializer.is_valid() else None
+        except NotFound:
+            expected = AccountNotFoundError("Account not found.")
+        assert comparable(plain) == comparable(expected), item
+    assert sum(_transfer_request_plain(item, context) is not None for item in items) >= 5

@@ -16,7 +16,8 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from ledger.errors import AlreadyReversedError, HoldNotActiveError, InsufficientFundsError
+from events.models import Event
+from ledger.errors import AlreadyReversedError, BatchItemRefusedError, HoldNotActiveError, InsufficientFundsError
 from ledger.models import Account, Hold, JournalEntry, Posting
 from ledger.services import (
     Leg,
@@ -290,4 +291,51 @@ def test_batches_in_opposite_orders_never_deadlock_and_conserve_money(requires_p
     assert not [result for result in results if isinstance(result, BaseException)], results
     total = Account.objects.filter(pk__in=[account.pk for account in accounts]).aggregate(total=Sum("balance"))
     assert total["total"] == OPENING_BALANCE * len(accounts)
+    assert ledger_verify().is_ok
+
+
+def test_set_based_batches_and_single_transfers_with_compliance_on_overlapping_accounts(requires_postgres, settings):
+    # given: compliance on (its counter rows are locked too), accounts that every batch and
+    # transfer share in part, some of them short of funds so that refusals race as well
+    settings.LEDGER_ENTRY_OBSERVERS = ["operations.compliance.compliance_observe_entry"]
+    client = ClientFactory()
+    accounts = [open_account(EndUserFactory(client=client), "USD", deposit=OPENING_BALANCE) for _ in range(8)]
+    entries_before = JournalEntry.objects.count()
+    randomness = random.Random(7)
+
+    def batch(atomic: bool, seed: int):
+        chooser = random.Random(seed)
+        transfers = []
+        for _ in range(40):
+            source, target = chooser.sample(accounts, 2)
+            transfers.append(TransferRequest(from_account=source, to_account=target, amount=chooser.randint(1, 900)))
+        try:
+            outcomes = transfer_batch_create(transfers=transfers, atomic=atomic)
+        except BatchItemRefusedError as refused:
+            return refused.error.code
+        return [outcome.error.code if outcome.error else "applied" for outcome in outcomes]
+
+    def single(seed: int):
+        chooser = random.Random(seed)
+        source, target = chooser.sample(accounts, 2)
+        try:
+            transfer_create(from_account=source, to_account=target, amount=chooser.randint(1, 900))
+        except InsufficientFundsError as refused:
+            return refused.code
+        return "applied"
+
+    workers = [lambda n=n: batch(atomic=n % 2 == 0, seed=n) for n in range(4)]
+    workers += [lambda n=n: single(seed=randomness.randint(0, 10**6) + n) for n in range(THREADS - 4)]
+    # when
+    results = run_concurrently(workers)
+    # then: no deadlock or database error, money conserved, one event per entry, ledger sound
+    assert not [result for result in results if isinstance(result, BaseException)], results
+    total = Account.objects.filter(pk__in=[account.pk for account in accounts]).aggregate(total=Sum("balance"))
+    assert total["total"] == OPENING_BALANCE * len(accounts)
+    assert not Account.objects.filter(pk__in=[account.pk for account in accounts], balance__lt=0).exists()
+    new_entries = JournalEntry.objects.count() - entries_before
+    assert new_entries > 0
+    assert Event.objects.filter(type="transaction.created", client_id=client.pk).count() == (
+        JournalEntry.objects.filter(client_id=client.pk).count()
+    )
     assert ledger_verify().is_ok

@@ -17,7 +17,7 @@ from broker.services import (
     rate_update,
 )
 from events.models import Event, WebhookDelivery
-from events.services import event_record, webhook_endpoint_create
+from events.services import event_record, event_record_many, webhook_endpoint_create
 from ledger.errors import InsufficientFundsError
 from ledger.models import Currency, JournalEntry
 from ledger.services import adjustment_create, deposit_create, transfer_create, transfer_reverse, withdrawal_create
@@ -267,3 +267,52 @@ def test_an_event_costs_a_movement_one_statement_on_postgresql_and_three_through
     webhook_endpoint_create(client_id=alice_usd.client_id, url="http://127.0.0.1:9/")
     with_endpoint = statements()
     assert event_statements(with_endpoint) == (1 if on_postgresql else 3)
+
+
+def test_many_events_at_once_are_written_exactly_as_one_by_one(alice, alice_usd, bob_usd):
+    # given: endpoints that want everything, transactions only, orders only, one disabled, and
+    # another client's; entries of both clients
+    everything, _ = webhook_endpoint_create(client_id=alice.client_id, url="http://127.0.0.1:9/all")
+    webhook_endpoint_create(client_id=alice.client_id, url="http://127.0.0.1:9/tx", event_types=["transaction.created"])
+    webhook_endpoint_create(client_id=alice.client_id, url="http://127.0.0.1:9/orders", event_types=["order.filled"])
+    disabled, _ = webhook_endpoint_create(client_id=alice.client_id, url="http://127.0.0.1:9/off")
+    disabled.is_enabled = False
+    disabled.save()
+    other = EndUserFactory()
+    other_usd = open_account(other, "USD", deposit=1_00)
+    webhook_endpoint_create(client_id=other.client_id, url="http://127.0.0.1:9/other")
+    entries = [
+        transfer_create(from_account=alice_usd, to_account=bob_usd, amount=1),
+        transfer_create(from_account=bob_usd, to_account=alice_usd, amount=1),
+        deposit_create(account=other_usd, amount=2),
+    ]
+
+    def written(record) -> list[tuple]:
+        last = Event.objects.order_by("-id").values_list("id", flat=True).first()
+        record()
+        events = list(Event.objects.filter(id__gt=last).order_by("id"))
+        return [
+            (event.type, event.client_id, event.data, list(
+                WebhookDelivery.objects.filter(event=event).order_by("id")
+                .values_list("endpoint_id", "status", "attempts", "next_attempt_at")
+            ))
+            for event in events
+        ]
+
+    def one_by_one():
+        for entry in entries:
+            event_record(type="transaction.created", obj=entry)
+
+    # when
+    singles = written(one_by_one)
+    many = written(lambda: event_record_many(type="transaction.created", objs=entries))
+    # then: the same events and deliveries, in the same order (each delivery due when its event
+    # was written)
+
+    def comparable(rows):
+        return [(type_, client_id, data, [delivery[:3] for delivery in deliveries])
+                for type_, client_id, data, deliveries in rows]
+
+    assert comparable(many) == comparable(singles)
+    assert [len(deliveries) for *_, deliveries in many] == [2, 2, 1]
+    assert everything.pk in [delivery[0] for delivery in many[0][3]]

@@ -1,20 +1,21 @@
 """Many transfers in one request: all or none, or each on its own.
 
-Every item goes through `transfer_create`, so it is checked, posted, reviewed by compliance and
-recorded exactly as a single transfer is; this module only adds the batch's transaction, its
-locking order and how a refusal is reported.
+Every item is checked by `transfer_check` and posted by `entries_post`, so it is refused, posted,
+reviewed by compliance and recorded exactly as a single transfer is (`transfer_create` is those
+two steps for one item); this module only adds the batch's transaction, its locking order and
+how a refusal is reported. On PostgreSQL the batch's entries, their events and their compliance
+counters are each one statement, whatever the number of items.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
-
 from core.errors import DomainError
 from core.transactions import atomic_service
 from ledger.errors import BatchItemRefusedError
 from ledger.models import Account, JournalEntry
-from ledger.services.movements import transfer_create
+from ledger.services.movements import posted_for_rendering, transfer_check
+from ledger.services.posting import EntryRequest, Leg, entries_post
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,9 @@ def transfer_batch_create(*, transfers: Sequence[TransferRequest | DomainError],
     input could not be resolved: the caller passes the error in its place).
 
     `atomic=True`: all or none; the first refused item raises BatchItemRefusedError naming its
-    index and nothing is written. `atomic=False`: each item in a savepoint of its own; refused
-    items leave no trace and the others are applied.
+    index and nothing is written. `atomic=False`: each item rolls back alone if refused (a
+    savepoint of its own, or on PostgreSQL a block of the ledger's function); refused items leave
+    no trace and the others are applied.
 
     Locks: every account of the batch, in primary-key order, before the first transfer; each
     transfer then updates rows its transaction already holds, so two batches (or a batch and
@@ -54,38 +56,34 @@ def transfer_batch_create(*, transfers: Sequence[TransferRequest | DomainError],
         for index, item in enumerate(transfers):
             if isinstance(item, DomainError):
                 raise BatchItemRefusedError(index=index, error=item)
-    outcomes: list[TransferOutcome] = []
     with atomic_service():
         _lock_accounts([item for item in transfers if isinstance(item, TransferRequest)])
-        for index, item in enumerate(transfers):
-            if isinstance(item, DomainError):
-                outcomes.append(TransferOutcome(index=index, error=item))
-                continue
-            if atomic:
-                try:
-                    entry = _transfer(item)
-                except DomainError as error:
-                    raise BatchItemRefusedError(index=index, error=error) from error
-                outcomes.append(TransferOutcome(index=index, entry=entry))
-                continue
-            try:
-                with transaction.atomic():  # a savepoint: a refused item rolls back alone
-                    entry = _transfer(item)
-            except DomainError as error:
-                outcomes.append(TransferOutcome(index=index, error=error))
-            else:
-                outcomes.append(TransferOutcome(index=index, entry=entry))
+        posted = entries_post(entries=[_entry_request(item) for item in transfers], atomic=atomic)
+    outcomes = []
+    for index, (item, outcome) in enumerate(zip(transfers, posted, strict=True)):
+        if isinstance(outcome, DomainError):
+            outcomes.append(TransferOutcome(index=index, error=outcome))
+            continue
+        assert isinstance(item, TransferRequest)
+        outcomes.append(TransferOutcome(index=index, entry=posted_for_rendering(outcome, legs=_legs(item))))
     return outcomes
 
 
-def _transfer(item: TransferRequest) -> JournalEntry:
-    return transfer_create(
-        from_account=item.from_account,
-        to_account=item.to_account,
-        amount=item.amount,
-        reference=item.reference,
-        metadata=item.metadata,
+def _entry_request(item: TransferRequest | DomainError) -> EntryRequest | DomainError:
+    if isinstance(item, DomainError):
+        return item
+    try:
+        transfer_check(from_account=item.from_account, to_account=item.to_account, amount=item.amount)
+    except DomainError as error:
+        return error
+    return EntryRequest(
+        client_id=item.from_account.client_id, kind=JournalEntry.Kind.TRANSFER, legs=_legs(item),
+        reference=item.reference, metadata=item.metadata,
     )
+
+
+def _legs(item: TransferRequest) -> list[Leg]:
+    return [Leg(item.from_account, -item.amount), Leg(item.to_account, item.amount)]
 
 
 def _lock_accounts(requests: Sequence[TransferRequest]) -> None:

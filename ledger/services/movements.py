@@ -5,6 +5,8 @@ transaction. A rejection raises a domain error and writes nothing. The entry com
 postings in memory (`entry.postings.all()` sends no query), so rendering it needs no re-read.
 """
 
+from collections.abc import Sequence
+
 from django.db import transaction
 
 from accounts.models import User
@@ -102,6 +104,23 @@ def transfer_create(
     Raises InvalidAmountError, SameAccountError, CurrencyMismatchError, InsufficientFundsError,
     InactiveAccountError, UserFrozenError, CurrencyNotAuthorizedError.
     """
+    transfer_check(from_account=from_account, to_account=to_account, amount=amount)
+    return _post(
+        client_id=from_account.client_id,
+        kind=JournalEntry.Kind.TRANSFER,
+        legs=[Leg(from_account, -amount), Leg(to_account, amount)],
+        reference=reference,
+        metadata=metadata,
+    )
+
+
+def transfer_check(*, from_account: Account, to_account: Account, amount: int) -> None:
+    """Refuse a transfer before any write, for every reason but the funds (the ledger's guarded
+    debit decides those). Shared with batches, whose items are refused exactly as single ones.
+
+    Raises InvalidAmountError, SameAccountError, CurrencyMismatchError, AccountNotFoundError,
+    NotAUserAccountError, InactiveAccountError, UserFrozenError, CurrencyNotAuthorizedError.
+    """
     _check_amount(amount)
     if from_account.pk == to_account.pk:
         raise SameAccountError("Cannot transfer to the same account.")
@@ -117,13 +136,6 @@ def transfer_create(
     _check_user_account(to_account)
     account_check_can_move(account=from_account)
     account_check_can_move(account=to_account)
-    return _post(
-        client_id=from_account.client_id,
-        kind=JournalEntry.Kind.TRANSFER,
-        legs=[Leg(from_account, -amount), Leg(to_account, amount)],
-        reference=reference,
-        metadata=metadata,
-    )
 
 
 def transfer_reverse(
@@ -196,7 +208,12 @@ def _check_amount(amount: int) -> None:
 def _post(*, legs: list[Leg], **entry) -> JournalEntry:
     """`entry_post`, whose entry carries the postings it wrote in leg order (the order they were
     inserted in, i.e. of their ids), with each account's currency shared where one leg has it."""
-    posted = entry_post(legs=legs, **entry)
+    return posted_for_rendering(entry_post(legs=legs, **entry), legs=legs)
+
+
+def posted_for_rendering(posted: JournalEntry, *, legs: Sequence[Leg]) -> JournalEntry:
+    """A just-posted entry as the API renders it without a query: each leg's account shares the
+    currency another leg of that currency has loaded, and nothing reverses it yet."""
     is_cached = Account.currency.is_cached
     currencies = {leg.account.currency_id: leg.account.currency for leg in legs if is_cached(leg.account)}
     for leg in legs:

@@ -31,26 +31,32 @@ Invariants kept (and why they hold under concurrency):
   on SQLite one UPDATE … RETURNING per account, one INSERT of the entry, one INSERT of all its
   postings, and with captured holds one locking SELECT and one UPDATE per hold. Plus the
   savepoint pair when the entry is nested in a caller's transaction (unless `savepoint=False`).
+- Many entries at once (`entries_post`, a batch): each is posted exactly as `entry_post` posts
+  it, in order. On PostgreSQL the batch costs a fixed number of statements, whatever its size:
+  one call of `ledger_entries_post` (migration 0010, which calls `ledger_entry_post` per entry),
+  one statement for all their events, and the observers' own (compliance: one).
 - `posted_at` never decreases along an account's sequence. SQLite: the clock is read after the
   row updates (writers are serialised). PostgreSQL: the function takes the later of the caller's
   clock and the account's last `posted_at`, read under the row lock, so web processes whose
   clocks disagree cannot write an account's history out of order.
 """
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError, connection, models
+from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from core.errors import DomainError
 from core.transactions import atomic_service
-from events.services import event_record
+from events.services import event_record, event_record_many
 from ledger.errors import (
+    BatchItemRefusedError,
     HoldNotActiveError,
     InactiveAccountError,
     InsufficientFundsError,
@@ -97,31 +103,8 @@ def entry_post(
     an account's available balance below zero), InactiveAccountError, HoldNotActiveError,
     InvalidAmountError (an amount that is not an integer, or a balance that would leave 64 bits).
     """
-    _check_balanced(legs)
-    amount_by_account: dict[int, int] = defaultdict(int)
-    legs_by_account: dict[int, int] = defaultdict(int)
-    accounts: dict[int, Account] = {}
-    for leg in legs:
-        amount_by_account[leg.account.pk] += leg.amount
-        legs_by_account[leg.account.pk] += 1
-        accounts[leg.account.pk] = leg.account
-    released_by_account: dict[int, int] = defaultdict(int)
-    for hold in captured_holds:
-        released_by_account[hold.account_id] += hold.amount
-    if any(abs(total) > MAX_MINOR_UNITS for total in amount_by_account.values()):
-        raise InvalidAmountError("The postings on one account exceed the largest amount the ledger holds.")
-    account_ids = sorted(set(amount_by_account) | set(released_by_account))
-
-    updates = [
-        _AccountUpdate(
-            account=accounts.get(account_id),
-            account_id=account_id,
-            amount=amount_by_account.get(account_id, 0),
-            released=released_by_account.get(account_id, 0),
-            postings=legs_by_account.get(account_id, 0),
-        )
-        for account_id in account_ids
-    ]
+    updates = _updates_checked(legs=legs, captured_holds=captured_holds)
+    account_ids = [update.account_id for update in updates]
     with atomic_service(savepoint=savepoint):
         if captured_holds and connection.vendor != "postgresql":
             # Lock first, close the holds, then move `held`: see the module docstring. (PostgreSQL's
@@ -151,10 +134,219 @@ def entry_post(
     return entry
 
 
+
+@dataclass(frozen=True)
+class EntryRequest:
+    """One entry of `entries_post`: what `entry_post` takes, for an entry without holds or reversal."""
+
+    client_id: int
+    kind: str
+    legs: Sequence[Leg]
+    reference: str = ""
+    metadata: dict = field(default_factory=dict)
+
+
+def entries_post(*, entries: Sequence[EntryRequest | DomainError], atomic: bool) -> list[JournalEntry | DomainError]:
+    """Post `entries` in order, in one transaction, each exactly as `entry_post` would: the same
+    checks, guarded updates, running balances, `transaction.created` event and observers. An item
+    may arrive already refused (the caller's checks failed): its error stands in its place.
+
+    `atomic=True`: all or none; the first refused entry, in order, raises BatchItemRefusedError
+    naming its position, and nothing is written. `atomic=False`: a refused entry leaves no trace
+    (it is rolled back alone) and its error takes its place in the list returned; the others
+    are posted.
+
+    Events and observers run once every entry is posted, for the posted ones, in entry order. An
+    observer that has an `observe_many` attribute is handed them all in one call (it must decide
+    exactly as entry by entry would); any other is called per entry.
+    Locks: each entry's accounts in primary-key order, entry after entry (a caller that locks
+    all of them up front, in primary-key order, keeps batches from deadlocking each other).
+    Statements on PostgreSQL: one call of `ledger_entries_post`, one for the events and their
+    deliveries, and the observers'. On SQLite: `entry_post` per entry.
+    Raises BatchItemRefusedError (atomic only).
+    """
+    with atomic_service():
+        if connection.vendor == "postgresql":
+            return _entries_post_in_one_statement(entries=entries, atomic=atomic)
+        return _entries_post_one_by_one(entries=entries, atomic=atomic)
+
+
+def _entries_post_one_by_one(
+    *, entries: Sequence[EntryRequest | DomainError], atomic: bool
+) -> list[JournalEntry | DomainError]:
+    outcomes: list[JournalEntry | DomainError] = []
+    for index, request in enumerate(entries):
+        if isinstance(request, DomainError):
+            if atomic:
+                raise BatchItemRefusedError(index=index, error=request)
+            outcomes.append(request)
+            continue
+        if atomic:
+            try:
+                outcomes.append(_entry_post_requested(request))
+            except DomainError as error:
+                raise BatchItemRefusedError(index=index, error=error) from error
+            continue
+        try:
+            with transaction.atomic():  # a savepoint: a refused entry rolls back alone
+                outcomes.append(_entry_post_requested(request, savepoint=False))
+        except DomainError as error:
+            outcomes.append(error)
+    return outcomes
+
+
+def _entry_post_requested(request: EntryRequest, *, savepoint: bool = True) -> JournalEntry:
+    return entry_post(
+        client_id=request.client_id, kind=request.kind, legs=request.legs, reference=request.reference,
+        metadata=request.metadata, savepoint=savepoint,
+    )
+
+
+def _entries_post_in_one_statement(
+    *, entries: Sequence[EntryRequest | DomainError], atomic: bool
+) -> list[JournalEntry | DomainError]:
+    """The PostgreSQL executor of `entries_post`. Entries after the first refused one are not
+    sent when all or none (an entry before it may still be refused by the ledger, and the first
+    refusal in order is the one reported)."""
+    outcomes: list[JournalEntry | DomainError | None] = [None] * len(entries)
+    to_post: list[tuple[int, EntryRequest, list[_AccountUpdate]]] = []
+    first_refused: tuple[int, DomainError] | None = None
+    for index, request in enumerate(entries):
+        try:
+            if isinstance(request, DomainError):
+                raise request
+            to_post.append((index, request, _updates_checked(legs=request.legs)))
+        except DomainError as error:
+            if atomic:
+                first_refused = (index, error)
+                break
+            outcomes[index] = error
+    posted = _post_many(to_post, atomic=atomic) if to_post else []
+    if first_refused is not None:
+        raise BatchItemRefusedError(index=first_refused[0], error=first_refused[1])
+    for index, outcome in posted:
+        outcomes[index] = outcome
+    written = [
+        (outcome, request.legs)
+        for (_, request, _updates), (_, outcome) in zip(to_post, posted, strict=True)
+        if isinstance(outcome, JournalEntry)
+    ]
+    if written:
+        event_record_many(
+            type="transaction.created", objs=[entry for entry, _ in written],
+            render_contexts=[{"legs": legs} for _, legs in written],
+        )
+        for observer in _observers():
+            observe_many = getattr(observer, "observe_many", None)
+            if observe_many is not None:
+                observe_many(entries=written)
+                continue
+            for entry, legs in written:
+                observer(entry=entry, legs=legs)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+# `ledger_entries_post` (migration 0010): many entries through `ledger_entry_post`, in order, in
+# one round trip; per entry its share of the flattened arrays.
+_ENTRIES_POST = (
+    "SELECT entry_id, created_at, posting_ids, sequences, balances, helds, refusal_state, refusal_account"
+    " FROM ledger_entries_post(%s, %s, %s::bigint[], %s::text[], %s::text[], %s::text[], %s::integer[],"
+    " %s::bigint[], %s::bigint[], %s::bigint[], %s::integer[], %s::smallint[], %s::bigint[], %s::integer[],"
+    " %s::bigint[], %s::bigint[])"
+)
+
+
+def _post_many(
+    to_post: list[tuple[int, EntryRequest, list["_AccountUpdate"]]], *, atomic: bool
+) -> list[tuple[int, JournalEntry | DomainError]]:
+    """One call of `ledger_entries_post` for `to_post` (position in the batch, request, updates);
+    each position with its entry, or the refusal the ledger answered for it."""
+    now = timezone.now()
+    parameters: list = [now, atomic, [], [], [], [], [], [], [], [], [], [], [], [], [], []]
+    (client_ids, kinds, references, metadata, account_counts, accounts, deltas, released, counts, guards,
+     bounds, leg_counts, leg_accounts, leg_amounts) = parameters[2:]
+    for _, request, updates in to_post:
+        client_ids.append(request.client_id)
+        kinds.append(request.kind)
+        references.append(request.reference)
+        metadata.append(json.dumps(request.metadata or {}))
+        account_counts.append(len(updates))
+        for update in updates:
+            guard, bound = update.guard
+            accounts.append(update.account_id)
+            deltas.append(update.amount)
+            released.append(update.released)
+            counts.append(update.postings)
+            guards.append(_GUARD_CODES[guard])
+            bounds.append(bound)
+        leg_counts.append(len(request.legs))
+        leg_accounts.extend(leg.account.pk for leg in request.legs)
+        leg_amounts.extend(leg.amount for leg in request.legs)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_ENTRIES_POST, parameters)
+            rows = cursor.fetchall()
+    except DatabaseError as error:
+        position = getattr(getattr(error.__cause__, "diag", None), "message_detail", None)
+        if position is None or not position.isdigit():
+            raise
+        index, _, updates = to_post[int(position)]
+        refusal = _refusal_from(error, updates)
+        if refusal is error:
+            raise
+        raise BatchItemRefusedError(index=index, error=refusal) from None  # type: ignore[arg-type]
+    outcomes: list[tuple[int, JournalEntry | DomainError]] = []
+    for (index, request, updates), row in zip(to_post, rows, strict=True):
+        entry_id, created_at, posting_ids, sequences, balances, helds, refusal_state, refusal_account = row
+        if entry_id is None:
+            outcomes.append((index, _refusal(refusal_state, refusal_account, updates)))
+            continue
+        entry_fields = {"client_id": request.client_id, "kind": request.kind, "reference": request.reference,
+                        "metadata": request.metadata or {}, "reverses": None}
+        entry, postings = _built(entry_fields, request.legs, (entry_id, created_at, posting_ids, sequences,
+                                                              balances, helds))
+        _remember_postings(entry=entry, postings=postings)
+        outcomes.append((index, entry))
+    return outcomes
+
+
+def _updates_checked(*, legs: Sequence[Leg], captured_holds: Sequence[Hold] = ()) -> list["_AccountUpdate"]:
+    """What the entry does to each of its accounts, in primary-key order (the lock order), once
+    its legs are known to balance and to stay within 64 bits per account. Writes nothing."""
+    _check_balanced(legs)
+    amount_by_account: dict[int, int] = defaultdict(int)
+    legs_by_account: dict[int, int] = defaultdict(int)
+    accounts: dict[int, Account] = {}
+    for leg in legs:
+        amount_by_account[leg.account.pk] += leg.amount
+        legs_by_account[leg.account.pk] += 1
+        accounts[leg.account.pk] = leg.account
+    released_by_account: dict[int, int] = defaultdict(int)
+    for hold in captured_holds:
+        released_by_account[hold.account_id] += hold.amount
+    if any(abs(total) > MAX_MINOR_UNITS for total in amount_by_account.values()):
+        raise InvalidAmountError("The postings on one account exceed the largest amount the ledger holds.")
+    account_ids = sorted(set(amount_by_account) | set(released_by_account))
+    return [
+        _AccountUpdate(
+            account=accounts.get(account_id),
+            account_id=account_id,
+            amount=amount_by_account.get(account_id, 0),
+            released=released_by_account.get(account_id, 0),
+            postings=legs_by_account.get(account_id, 0),
+        )
+        for account_id in account_ids
+    ]
+
+
 def _remember_postings(*, entry: JournalEntry, postings: list[Posting]) -> None:
     """Leave the postings as written, running balances included, on `entry.postings` (as a
     prefetch would), so rendering or counting them reads no row."""
-    written = Posting.objects.filter(entry=entry)
+    written = Posting.objects.get_queryset()
+    # The filter is applied only if the queryset is ever compiled (as Django's related managers
+    # do): building its WHERE clause cost more than posting, once per entry of a batch.
+    written._defer_next_filter = True  # type: ignore[attr-defined]  # Django's related-manager protocol
+    written = written.filter(entry=entry)
     written._result_cache = postings
     written._prefetch_done = True  # type: ignore[attr-defined]  # Django's prefetch protocol
     entry._prefetched_objects_cache = {"postings": written}  # type: ignore[attr-defined]
@@ -300,11 +492,17 @@ def _post_in_one_statement(
     try:
         with connection.cursor() as cursor:
             cursor.execute(_ENTRY_POST, parameters)
-            entry_id, created_at, posting_ids, sequences, balances, helds = cursor.fetchone()
+            row = cursor.fetchone()
     except DatabaseError as error:
         raise _refusal_from(error, updates) from None
     for hold in captured_holds:
         hold.status = Hold.Status.CAPTURED
+    return _built(entry_fields, legs, row)
+
+
+def _built(entry_fields: dict, legs: Sequence[Leg], row: tuple) -> tuple[JournalEntry, list[Posting]]:
+    """The entry and its postings from what `ledger_entry_post` returned for them."""
+    entry_id, created_at, posting_ids, sequences, balances, helds = row
     entry = _loaded(JournalEntry(id=entry_id, created_at=created_at, **entry_fields))
     postings = [
         _loaded(
@@ -328,7 +526,14 @@ def _refusal_from(error: DatabaseError, updates: list[_AccountUpdate]) -> Except
         return InvalidAmountError("A running balance would pass the largest balance the ledger holds.")
     if sqlstate not in (_SQLSTATE_INACTIVE, _SQLSTATE_INSUFFICIENT, _SQLSTATE_OUT_OF_RANGE):
         return error
-    account_id = int(error.__cause__.diag.message_primary)  # type: ignore[union-attr]  # psycopg's error
+    return _refusal(sqlstate, error.__cause__.diag.message_primary, updates)  # type: ignore[union-attr]
+
+
+def _refusal(sqlstate: str, account: str, updates: list[_AccountUpdate]) -> DomainError:
+    """The domain error for a refusal the ledger's functions raised: its SQLSTATE, its account id."""
+    if sqlstate == _SQLSTATE_NUMERIC_OUT_OF_RANGE:
+        return InvalidAmountError("A running balance would pass the largest balance the ledger holds.")
+    account_id = int(account)
     update = next(update for update in updates if update.account_id == account_id)
     return update.refusal(is_active=sqlstate != _SQLSTATE_INACTIVE)
 

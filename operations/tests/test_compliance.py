@@ -1,12 +1,14 @@
 """Compliance rules run inside every posting transaction and queue review items."""
 
 import pytest
+from django.db import transaction
 
 from broker.services import rate_update
-from ledger.services import deposit_create, transfer_create, withdrawal_create
+from ledger.errors import InsufficientFundsError
+from ledger.services import TransferRequest, deposit_create, transfer_batch_create, transfer_create, withdrawal_create
 from operations.compliance import compliance_observe_entry
 from operations.models import ComplianceRule, ReviewItem
-from tests.factories import open_account
+from tests.factories import ClientFactory, EndUserFactory, open_account
 
 
 @pytest.fixture
@@ -197,3 +199,42 @@ def test_rules_are_read_once_per_cache_period(only_rule, alice, settings):
     assert compliance_rules_active() == first
     settings.COMPLIANCE_RULES_CACHE_SECONDS = 0
     assert [rule.name for rule in compliance_rules_active()] == ["rule under test"]
+
+
+def test_a_batch_opens_exactly_the_review_items_its_transfers_would_one_by_one(only_rule):
+    # given: two velocity limits and a large-movement threshold
+    only_rule(kind="velocity", max_movements=3)
+    only_rule(kind="velocity", max_movements=5, window_minutes=10)
+    only_rule(kind="large_movement", threshold_usd=5_000_00)
+    # the same moves, each between three users funded alike; one refused for want of funds
+    moves = [(0, 1, 100), (1, 2, 100), (0, 2, 6_000_00), (2, 0, 10**9), (0, 1, 100), (1, 0, 100),
+             (0, 2, 100), (2, 1, 5_000_01), (0, 1, 100), (1, 2, 100)]
+
+    def users_funded_alike():
+        client = ClientFactory()
+        return [open_account(EndUserFactory(client=client), "USD", deposit=10_000_00) for _ in range(3)]
+
+    def opened(accounts) -> list[tuple]:
+        position_of = {account.user_id: position for position, account in enumerate(accounts)}
+        items = ReviewItem.objects.filter(user_id__in=position_of).order_by("id")
+        return [(position_of[item.user_id], item.rule.name, item.rule.max_movements, item.detail,
+                 item.entry.postings.order_by("id").first().amount) for item in items]
+
+    one_by_one = users_funded_alike()
+    for source, target, amount in moves:
+        try:
+            with transaction.atomic():
+                transfer_create(from_account=one_by_one[source], to_account=one_by_one[target], amount=amount)
+        except InsufficientFundsError:
+            pass
+    batched = users_funded_alike()
+    # when
+    outcomes = transfer_batch_create(
+        transfers=[TransferRequest(from_account=batched[source], to_account=batched[target], amount=amount)
+                   for source, target, amount in moves],
+        atomic=False,
+    )
+    # then: the refused transfer counts for nobody, and the same items open for the same entries
+    assert [outcome.error.code for outcome in outcomes if outcome.error] == ["insufficient_funds"]
+    assert opened(batched) == opened(one_by_one)
+    assert len(opened(batched)) >= 4

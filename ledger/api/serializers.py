@@ -23,7 +23,7 @@ from ledger.models import Account, Currency, JournalEntry, Posting
 from ledger.money import from_minor_units, to_minor_units
 from ledger.selectors import account_list, account_may_send_from, transfer_accounts_get
 from ledger.services import TransferRequest
-from ledger.services.posting import Leg
+from ledger.services.legs import Leg
 
 METADATA_MAX_BYTES = 4096
 

@@ -1,5 +1,5 @@
 """PostgreSQL: `ledger_entry_post`, an entry's balance updates, the entry and its postings in one
-round trip (`ledger.services.posting` calls it; SQLite runs the same steps as separate statements).
+round trip (`ledger.services.posting_postgresql` calls it; SQLite runs the same steps as separate statements).
 
 It does exactly what the statements it replaces did, in the same order:
 - one guarded `UPDATE … RETURNING` per account, in the order given (the caller sorts by primary

@@ -1,5 +1,5 @@
 """PostgreSQL: `ledger_entries_post`, many entries posted in order in one round trip
-(`ledger.services.posting.entries_post` calls it for a batch; SQLite posts them one by one).
+(`ledger.services.entries.entries_post` calls it for a batch; SQLite posts them one by one).
 
 Each entry goes through `ledger_entry_post` (migration 0009) exactly as a single entry does: the
 same guarded updates, refusals, timestamps and running balances. The entries' arrays are passed

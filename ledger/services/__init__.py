@@ -12,6 +12,7 @@ from ledger.services.accounts import (
 from ledger.services.adjustments import adjustment_create
 from ledger.services.batches import TransferOutcome, TransferRequest, transfer_batch_create
 from ledger.services.holds import hold_create, hold_release
+from ledger.services.legs import Leg
 from ledger.services.movements import (
     account_check_can_move,
     deposit_create,
@@ -21,7 +22,7 @@ from ledger.services.movements import (
     withdrawal_check,
     withdrawal_create,
 )
-from ledger.services.posting import Leg, entry_post
+from ledger.services.posting import entry_post
 
 __all__ = [
     "Leg",

@@ -12,7 +12,8 @@ from ledger.errors import InvalidAmountError
 from ledger.models import Account, JournalEntry
 from ledger.money import minor_units_check
 from ledger.services.accounts import system_account_get
-from ledger.services.posting import Leg, entry_post
+from ledger.services.legs import Leg
+from ledger.services.posting import entry_post
 
 
 class ReasonRequiredError(InvalidInputError):

@@ -14,8 +14,9 @@ from core.errors import DomainError
 from core.transactions import atomic_service
 from ledger.errors import BatchItemRefusedError
 from ledger.models import Account, JournalEntry
+from ledger.services.entries import entries_post
+from ledger.services.legs import EntryRequest, Leg
 from ledger.services.movements import posted_for_rendering, transfer_check
-from ledger.services.posting import EntryRequest, Leg, entries_post
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from django.db.models.lookups import GreaterThanOrEqual
 from ledger.errors import InactiveAccountError, InsufficientFundsError
 from ledger.models import Account, Hold
 from ledger.money import amount_render, minor_units_check
-from ledger.services.posting import _hold_close
+from ledger.services.posting import hold_close
 
 
 def hold_create(*, account: Account, amount: int, reason: str = "") -> Hold:
@@ -46,5 +46,5 @@ def hold_release(*, hold: Hold) -> None:
         # Lock the account row first: the same order as entry_post (accounts, then holds). Closing
         # the hold before touching `held` means a second release fails cleanly, not on a constraint.
         list(Account.objects.select_for_update().filter(pk=hold.account_id).values_list("pk"))
-        _hold_close(hold=hold, status=Hold.Status.RELEASED)
+        hold_close(hold=hold, status=Hold.Status.RELEASED)
         Account.objects.filter(pk=hold.account_id).update(held=F("held") - hold.amount)

@@ -26,7 +26,8 @@ from ledger.models import Account, Hold, JournalEntry
 from ledger.money import minor_units_check
 from ledger.selectors import user_is_authorized
 from ledger.services.accounts import system_account_get
-from ledger.services.posting import Leg, entry_post
+from ledger.services.legs import Leg
+from ledger.services.posting import entry_post
 
 
 def deposit_create(

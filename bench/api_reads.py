@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from api_transfers import OPENING_BALANCE, PYTHON, ROOT, SEED, recreate_database, sql, wait_until_up
+from production_env import production_env
 
 WRK_SCRIPT = r"""
 local users = {USERS}
@@ -67,17 +68,7 @@ def main() -> None:
     database = urlparse(database_url).path.lstrip("/")
     if not database_url.startswith("postgres") or "bench" not in database:
         sys.exit("Set DATABASE_URL=postgres://.../<name containing 'bench'>: that database is dropped and recreated.")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "API_THROTTLE_RATE": "1000000/min",
-        "CACHE_URL": options.cache_url,
-        "LOG_LEVEL": "WARNING",
-    }
+    env = production_env(API_THROTTLE_RATE="1000000/min", CACHE_URL=options.cache_url, LOG_LEVEL="WARNING")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout
     recreate_database(database_url, database)
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=root, check=True)

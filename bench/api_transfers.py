@@ -49,6 +49,7 @@ from urllib.parse import urlparse
 
 import requests
 from pgbench_ceiling import pgbench_transfers_per_second
+from production_env import production_env
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -103,16 +104,7 @@ def main() -> None:
     database = urlparse(database_url).path.lstrip("/")
     if not database_url.startswith("postgres") or "bench" not in database:
         sys.exit("Set DATABASE_URL=postgres://.../<name containing 'bench'>: that database is dropped and recreated.")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "API_THROTTLE_RATE": "1000000/min",
-        "CACHE_URL": options.cache_url,
-    }
+    env = production_env(API_THROTTLE_RATE="1000000/min", CACHE_URL=options.cache_url)
     recreate_database(database_url, database)
     manage(env, "migrate", "--noinput", "-v", "0")
     keys = max(2, options.connections)

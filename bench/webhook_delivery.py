@@ -36,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
+from production_env import production_env
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
@@ -70,14 +72,7 @@ def main() -> None:
     database = urlparse(database_url).path.lstrip("/")
     if not database_url.startswith("postgres") or "bench" not in database:
         sys.exit("Set DATABASE_URL=postgres://.../<name containing 'bench'>: that database is dropped and recreated.")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
-        "WEBHOOK_ALLOW_PRIVATE_URLS": "1",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = production_env(WEBHOOK_ALLOW_PRIVATE_URLS="1", LOG_LEVEL="WARNING")
     recreate_database(database_url, database)
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True)
 

@@ -16,7 +16,7 @@ the record was read. At most `_LOCAL_MAX_KEYS` records are kept per process.
 """
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -64,7 +64,9 @@ def api_key_record_cached(*, prefix: str) -> ApiKeyRecord | None:
         _local.pop(prefix, None)
         return None
     record = ApiKeyRecord(**cached)
-    _remember(prefix, record)
+    # Kept no longer than AUTH_CACHE_SECONDS from now either: `loaded_at` is another machine's
+    # clock, and one running ahead must not stretch the bound.
+    _remember(prefix, replace(record, loaded_at=min(record.loaded_at, time.time())))
     return record
 
 

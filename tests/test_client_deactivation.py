@@ -164,6 +164,30 @@ def test_a_change_made_in_another_process_is_seen_here_within_the_cache_bound(ap
 
 
 @override_settings(
+    AUTH_CACHE_SECONDS=5,
+    CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "auth-skew"}},
+)
+def test_a_record_read_by_a_machine_whose_clock_runs_ahead_is_kept_no_longer_here(api, tenant, monkeypatch):
+    # Given the key's record in the shared cache, read from the database by a machine an hour ahead
+    from accounts import credentials
+
+    cache.clear()
+    prefix = tenant.plaintext_key.split(".")[0]
+    now = time.time()
+    monkeypatch.setattr("accounts.credentials.time.time", lambda: now + 3600)
+    credentials.api_key_record_load(prefix=prefix)
+    credentials._local.clear()  # this process has not read it yet
+    monkeypatch.setattr("accounts.credentials.time.time", lambda: now)
+    assert api.get("/api/v1/users/", **tenant.auth).status_code == 200  # taken from the shared cache
+    # When the client is switched off behind the services' back and the shared entry is gone
+    Client.objects.filter(pk=tenant.client.pk).update(is_active=False)
+    cache.clear()
+    # Then this process's copy serves no longer than AUTH_CACHE_SECONDS after it took it
+    monkeypatch.setattr("accounts.credentials.time.time", lambda: now + 5.5)
+    _assert_refused(api.get("/api/v1/users/", **tenant.auth))
+
+
+@override_settings(
     CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "auth-now"}},
 )
 def test_the_services_clear_the_cache_so_the_change_is_immediate(api, tenant):

@@ -36,6 +36,7 @@ _ENTRY_POST = (
 _SQLSTATE_INACTIVE, _SQLSTATE_INSUFFICIENT, _SQLSTATE_OUT_OF_RANGE = "LG001", "LG002", "LG003"
 _SQLSTATE_HOLD_NOT_ACTIVE = "LG004"
 _SQLSTATE_NUMERIC_OUT_OF_RANGE = "22003"
+_LEDGER_REFUSALS = (_SQLSTATE_INACTIVE, _SQLSTATE_INSUFFICIENT, _SQLSTATE_OUT_OF_RANGE, _SQLSTATE_NUMERIC_OUT_OF_RANGE)
 
 
 def entry_post_in_one_call(
@@ -90,9 +91,7 @@ def _refusal_from(error: DatabaseError, updates: list[AccountUpdate]) -> Excepti
     sqlstate = getattr(error.__cause__, "sqlstate", None)
     if sqlstate == _SQLSTATE_HOLD_NOT_ACTIVE:
         return HoldNotActiveError(f"Hold {error.__cause__.diag.message_primary} is no longer active.")  # type: ignore[union-attr]
-    if sqlstate == _SQLSTATE_NUMERIC_OUT_OF_RANGE:
-        return InvalidAmountError("A running balance would pass the largest balance the ledger holds.")
-    if sqlstate not in (_SQLSTATE_INACTIVE, _SQLSTATE_INSUFFICIENT, _SQLSTATE_OUT_OF_RANGE):
+    if sqlstate not in _LEDGER_REFUSALS:
         return error
     return _refusal(sqlstate, error.__cause__.diag.message_primary, updates)  # type: ignore[union-attr]
 

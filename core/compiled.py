@@ -1,0 +1,118 @@
+"""Querysets whose SQL Django compiles once per process.
+
+Django compiles a queryset's SQL anew every time it is evaluated. For a short query on the money
+path that is most of its cost: loading a transfer's two accounts with their currency and owner
+took 1.9 ms of CPU to compile and 0.2 ms to run. `CompiledQuery` builds the queryset once per
+shape with placeholder integers in place of the values, remembers the SQL and where each
+placeholder sits among its parameters, and afterwards only substitutes the values and builds the
+model instances the way Django's own iterator does (`select_related` included).
+
+The queryset is still written once, with the ORM and the usual selectors (tenant scoping
+included); only its compilation is kept. Compiled SQL depends on nothing but the code and the
+database backend, so it never goes stale within a process.
+"""
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from itertools import count
+from typing import Any
+
+from django.db import connections
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
+
+# Placeholders are integers no primary key or foreign key ever takes.
+_PLACEHOLDER_BASE = -(2**62)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    params: tuple[Any, ...]
+    placeholders: dict[int, tuple[str, int | None]]  # placeholder -> (value name, index in a sequence)
+    compiler: Any
+    converters: dict
+    model: type[Model]
+    init_list: list[str]
+    model_fields: slice
+    related_populators: list
+
+
+class CompiledQuery:
+    """`build(shape, **values)` returns the queryset for integer values (or sequences of them).
+    `shape` is anything hashable that changes the SQL other than the values (say, whether the
+    caller is scoped to a client); each shape, and each length of a sequence value, is compiled
+    once. The queryset must select whole model instances: no annotations, `values()` or deferred
+    fields, and it must not depend on the values other than through its parameters."""
+
+    def __init__(self, build: Callable[..., QuerySet]):
+        self._build = build
+        self._compiled: dict[Hashable, _Compiled] = {}
+
+    def fetch(self, *, shape: Hashable = None, using: str = "default", **values: int | Sequence[int]) -> list[Model]:
+        lengths = tuple(sorted((name, len(v) if isinstance(v, Sequence) else None) for name, v in values.items()))
+        key = (using, shape, lengths)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compile(shape, using, values)
+        params = [self._value(compiled, param, values) for param in compiled.params]
+        connection = connections[using]
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        return self._instances(compiled, rows, using)
+
+    @staticmethod
+    def _value(compiled: _Compiled, param: Any, values: dict) -> Any:
+        if type(param) is not int or param not in compiled.placeholders:
+            return param
+        name, index = compiled.placeholders[param]
+        return values[name] if index is None else values[name][index]
+
+    def _compile(self, shape: Hashable, using: str, values: dict) -> _Compiled:
+        numbers = count(_PLACEHOLDER_BASE)
+        placeholders: dict[int, tuple[str, int | None]] = {}
+        stand_ins: dict[str, Any] = {}
+        for name, value in values.items():
+            if isinstance(value, Sequence):
+                stand_ins[name] = []
+                for index in range(len(value)):
+                    placeholders[number := next(numbers)] = (name, index)
+                    stand_ins[name].append(number)
+            else:
+                placeholders[number := next(numbers)] = (name, None)
+                stand_ins[name] = number
+        queryset = self._build(shape, **stand_ins)
+        compiler = queryset.query.get_compiler(using=using)
+        sql, params = compiler.as_sql()
+        found = [param for param in params if type(param) is int and param in placeholders]
+        if sorted(found) != sorted(placeholders):
+            raise ValueError("Each value must appear exactly once among the query's parameters.")
+        if compiler.annotation_col_map or queryset.query.deferred_loading[0] or queryset._fields is not None:
+            raise ValueError("A compiled query selects whole model instances only.")
+        select, klass_info = compiler.select, compiler.klass_info
+        fields = klass_info["select_fields"]
+        model_fields = slice(fields[0], fields[-1] + 1)
+        return _Compiled(
+            sql=sql,
+            params=tuple(params),
+            placeholders=placeholders,
+            compiler=compiler,
+            converters=compiler.get_converters([column[0] for column in select]),
+            model=klass_info["model"],
+            init_list=[column[0].target.attname for column in select[model_fields]],
+            model_fields=model_fields,
+            related_populators=get_related_populators(klass_info, select, using),
+        )
+
+    @staticmethod
+    def _instances(compiled: _Compiled, rows: list, using: str) -> list[Model]:
+        if compiled.converters:
+            rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
+        instances = []
+        for row in rows:
+            instance = compiled.model.from_db(using, compiled.init_list, row[compiled.model_fields])
+            for populator in compiled.related_populators:
+                populator.populate(row, instance)
+            instances.append(instance)
+        return instances

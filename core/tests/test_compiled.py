@@ -60,7 +60,8 @@ def test_each_shape_and_length_is_built_once():
 
     compiled = CompiledQuery(build)
     for user in users:
-        assert [found.pk for found in compiled.fetch(shape="one client", ids=[user.pk], client_id=client.pk)] == [user.pk]
+        found = compiled.fetch(shape="one client", ids=[user.pk], client_id=client.pk)
+        assert [each.pk for each in found] == [user.pk]
     compiled.fetch(shape="one client", ids=[users[0].pk, users[1].pk], client_id=client.pk)
     compiled.fetch(shape="every client", ids=[users[0].pk])
     assert built == [("one client", 1), ("one client", 2), ("every client", 1)]

@@ -15,11 +15,13 @@ database backend, so it never goes stale within a process.
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from itertools import count
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
+
+M = TypeVar("M", bound=Model)
 
 # Placeholders are integers no primary key or foreign key ever takes.
 _PLACEHOLDER_BASE = -(2**62)
@@ -38,18 +40,18 @@ class _Compiled:
     related_populators: list
 
 
-class CompiledQuery:
+class CompiledQuery(Generic[M]):
     """`build(shape, **values)` returns the queryset for integer values (or sequences of them).
     `shape` is anything hashable that changes the SQL other than the values (say, whether the
     caller is scoped to a client); each shape, and each length of a sequence value, is compiled
     once. The queryset must select whole model instances: no annotations, `values()` or deferred
     fields, and it must not depend on the values other than through its parameters."""
 
-    def __init__(self, build: Callable[..., QuerySet]):
+    def __init__(self, build: Callable[..., QuerySet[M]]):
         self._build = build
         self._compiled: dict[Hashable, _Compiled] = {}
 
-    def fetch(self, *, shape: Hashable = None, using: str = "default", **values: int | Sequence[int]) -> list[Model]:
+    def fetch(self, *, shape: Hashable = None, using: str = "default", **values: int | Sequence[int]) -> list[M]:
         lengths = tuple(sorted((name, len(v) if isinstance(v, Sequence) else None) for name, v in values.items()))
         key = (using, shape, lengths)
         compiled = self._compiled.get(key)
@@ -88,7 +90,7 @@ class CompiledQuery:
         found = [param for param in params if type(param) is int and param in placeholders]
         if sorted(found) != sorted(placeholders):
             raise ValueError("Each value must appear exactly once among the query's parameters.")
-        if compiler.annotation_col_map or queryset.query.deferred_loading[0] or queryset._fields is not None:
+        if compiler.annotation_col_map or queryset.query.deferred_loading[0] or queryset.query.values_select:
             raise ValueError("A compiled query selects whole model instances only.")
         select, klass_info = compiler.select, compiler.klass_info
         fields = klass_info["select_fields"]
@@ -102,11 +104,12 @@ class CompiledQuery:
             model=klass_info["model"],
             init_list=[column[0].target.attname for column in select[model_fields]],
             model_fields=model_fields,
-            related_populators=get_related_populators(klass_info, select, using),
+            # Django 5.2's signature; the type stubs follow a later release.
+            related_populators=get_related_populators(klass_info, select, using),  # type: ignore[call-arg]
         )
 
     @staticmethod
-    def _instances(compiled: _Compiled, rows: list, using: str) -> list[Model]:
+    def _instances(compiled: _Compiled, rows: list, using: str) -> list[Any]:
         if compiled.converters:
             rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
         instances = []

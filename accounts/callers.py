@@ -5,6 +5,7 @@ for platform staff, who see every client — unless they narrowed their view to 
 (`?client=<id>`, applied by `Caller.narrowed_to`), which goes through the same `scope_to_caller`.
 """
 
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -71,6 +72,21 @@ class Caller:
         if user.kind == User.Kind.CLIENT_STAFF:
             return cls(kind=CallerKind.CLIENT_STAFF, client_id=user.client_id, user=user)
         return cls(kind=CallerKind.END_USER, client_id=user.client_id, user=user)
+
+
+def caller_shape(caller: Caller) -> tuple[Hashable, dict[str, int]]:
+    """What a selector's SQL depends on in `caller` (its kind, and whether it is scoped to one
+    client), and the integers it binds (client id, end user id): for querysets compiled once per
+    shape (core.compiled). `caller_rebuilt` makes a caller of that shape from such integers."""
+    values = {"client_id": caller.client_id} if caller.client_id is not None else {}
+    if caller.is_end_user:
+        values["end_user_id"] = caller.end_user_id
+    return (caller.kind, caller.client_id is not None), values
+
+
+def caller_rebuilt(shape: Hashable, *, client_id: int | None = None, end_user_id: int | None = None) -> Caller:
+    kind: CallerKind = shape[0]  # type: ignore[index]
+    return Caller(kind=kind, client_id=client_id, user=User(pk=end_user_id) if end_user_id is not None else None)
 
 
 def scope_to_caller(queryset: QuerySet, caller: Caller, *, client_field: str = "client") -> QuerySet:

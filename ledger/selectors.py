@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Value, Window
 from django.db.models.functions import RowNumber
 
-from accounts.callers import Caller, CallerKind, scope_to_caller
+from accounts.callers import Caller, caller_rebuilt, caller_shape, scope_to_caller
 from accounts.selectors import user_list
 from core.api.fields import MAX_ID
 from core.compiled import CompiledQuery
@@ -90,15 +90,12 @@ def transfer_accounts_get(*, caller: Caller, ids: Iterable[int]) -> dict[int, Ac
         return account_destination_list(caller=caller).in_bulk(unique)
     if not unique:
         return {}
-    scoped = not (caller.is_platform_staff and caller.client_id is None)
-    values = {"ids": unique, "client_id": caller.client_id} if scoped else {"ids": unique}
-    return {account.pk: account for account in _TRANSFER_ACCOUNTS.fetch(shape=scoped, **values)}
+    shape, values = caller_shape(caller)
+    return {account.pk: account for account in _TRANSFER_ACCOUNTS.fetch(shape, ids=unique, **values)}
 
 
-def _transfer_accounts(scoped: bool, *, ids: list[int], client_id: int | None = None) -> QuerySet[Account]:
-    # A caller of the same shape: scoped to a client, or platform staff seeing every client.
-    caller = Caller(kind=CallerKind.API_KEY if scoped else CallerKind.PLATFORM_STAFF, client_id=client_id)
-    return account_destination_list(caller=caller).filter(pk__in=ids)
+def _transfer_accounts(shape, *, ids: list[int], **caller_values: int) -> QuerySet[Account]:
+    return account_destination_list(caller=caller_rebuilt(shape, **caller_values)).filter(pk__in=ids)
 
 
 _TRANSFER_ACCOUNTS = CompiledQuery(_transfer_accounts)
@@ -122,18 +119,11 @@ def account_biggest_list(*, caller: Caller) -> QuerySet[Account]:
 def balance_list(*, caller: Caller, user_id: int, currency: Currency | None = None) -> list[dict] | None:
     """The user's balances as `{currency, balance, available}` (minor units), one per account,
     narrowed to `currency` (a zero balance when there is no account); None when the caller may
-    not see the user (`user_list`). One query: the user, left-joined to its accounts."""
-    user = user_list(caller=caller).filter(pk=user_id)
-    if currency is None:
-        rows = user.order_by("accounts__currency_id").values_list(
-            "accounts__currency_id", "accounts__currency__scale", "accounts__balance", "accounts__held"
-        )
-    else:
-        # A left join restricted to the currency: the user's row comes back even without an account.
-        rows = user.annotate(
-            listed=FilteredRelation("accounts", condition=Q(accounts__currency_id=currency.code))
-        ).values_list("listed__currency_id", Value(currency.scale), "listed__balance", "listed__held")
-    found = list(rows)
+    not see the user (`user_list`). One query: the user, left-joined to its accounts, compiled
+    once per process for each kind of caller and currency (core.compiled)."""
+    shape, values = caller_shape(caller)
+    narrowed = (currency.code, currency.scale) if currency is not None else None
+    found = _BALANCE_ROWS.fetch((shape, narrowed), user_id=user_id, **values)
     if not found:
         return None
     balances = [
@@ -144,6 +134,23 @@ def balance_list(*, caller: Caller, user_id: int, currency: Currency | None = No
     if currency is not None and not balances:
         balances = [{"currency": currency, "balance": 0, "available": 0}]
     return balances
+
+
+def _balance_rows(shape, *, user_id: int, **caller_values: int) -> QuerySet:
+    caller_of, narrowed = shape
+    user = user_list(caller=caller_rebuilt(caller_of, **caller_values)).filter(pk=user_id)
+    if narrowed is None:
+        return user.order_by("accounts__currency_id").values_list(
+            "accounts__currency_id", "accounts__currency__scale", "accounts__balance", "accounts__held"
+        )
+    code, scale = narrowed
+    # A left join restricted to the currency: the user's row comes back even without an account.
+    return user.annotate(
+        listed=FilteredRelation("accounts", condition=Q(accounts__currency_id=code))
+    ).values_list("listed__currency_id", Value(scale), "listed__balance", "listed__held")
+
+
+_BALANCE_ROWS = CompiledQuery(_balance_rows)
 
 
 def entry_list(*, caller: Caller, account: Account | None = None) -> QuerySet[JournalEntry]:

@@ -40,7 +40,7 @@ def test_compiled_fetch_returns_what_the_queryset_returns_with_related_rows_in_o
         values = {"ids": ids} if client_id is None else {"ids": ids, "client_id": client_id}
         # when
         with CaptureQueriesContext(connection) as captured:
-            fetched = sorted(compiled.fetch(shape=shape, **values), key=lambda user: user.pk)
+            fetched = sorted(compiled.fetch(shape, **values), key=lambda user: user.pk)
             compared = list(map(_fields, fetched))  # reads each user's client too
         # then: the same rows and related rows, loaded in one statement
         expected = sorted(_users(shape, **values), key=lambda user: user.pk)
@@ -49,7 +49,7 @@ def test_compiled_fetch_returns_what_the_queryset_returns_with_related_rows_in_o
         assert all(not user._state.adding and user._state.db == "default" for user in fetched)
 
 
-def test_each_shape_and_length_is_built_once():
+def test_each_shape_and_length_is_compiled_once():
     client = ClientFactory()
     users = [EndUserFactory(client=client) for _ in range(3)]
     built = []
@@ -60,21 +60,31 @@ def test_each_shape_and_length_is_built_once():
 
     compiled = CompiledQuery(build)
     for user in users:
-        found = compiled.fetch(shape="one client", ids=[user.pk], client_id=client.pk)
+        found = compiled.fetch("one client", ids=[user.pk], client_id=client.pk)
         assert [each.pk for each in found] == [user.pk]
-    compiled.fetch(shape="one client", ids=[users[0].pk, users[1].pk], client_id=client.pk)
-    compiled.fetch(shape="every client", ids=[users[0].pk])
-    assert built == [("one client", 1), ("one client", 2), ("every client", 1)]
+    compiled.fetch("one client", ids=[users[0].pk, users[1].pk], client_id=client.pk)
+    compiled.fetch("every client", ids=[users[0].pk])
+    # (each compilation builds twice, to check the values are parameters)
+    assert built == [("one client", 1)] * 2 + [("one client", 2)] * 2 + [("every client", 1)] * 2
 
 
-def test_a_value_the_query_does_not_carry_as_a_parameter_is_refused():
+def test_a_value_written_into_the_sql_text_is_refused():
     client = ClientFactory()
-    ignores_client = CompiledQuery(lambda shape, *, ids, client_id: User.objects.filter(pk__in=ids))
-    with pytest.raises(ValueError, match="exactly once"):
-        ignores_client.fetch(ids=[1], client_id=client.pk)
+    compiled = CompiledQuery(
+        lambda shape, *, ids, client_id: User.objects.filter(pk__in=ids).extra(where=[f"client_id = {client_id}"])  # noqa: S610
+    )
+    with pytest.raises(ValueError, match="as a parameter"):
+        compiled.fetch(None, ids=[1], client_id=client.pk)
+
+
+def test_a_value_the_query_does_not_need_is_allowed():
+    user = EndUserFactory()
+    compiled = CompiledQuery(lambda shape, *, ids, client_id: User.objects.filter(pk__in=ids))
+    assert [found.pk for found in compiled.fetch(None, ids=[user.pk], client_id=10**9)] == [user.pk]
 
 
 def test_only_whole_model_instances_can_be_compiled():
-    compiled = CompiledQuery(lambda shape, *, ids: User.objects.filter(pk__in=ids).only("pk"))
-    with pytest.raises(ValueError, match="whole model instances"):
-        compiled.fetch(ids=[1])
+    for deferred_or_dicts in (User.objects.only("pk"), User.objects.values("pk")):
+        compiled = CompiledQuery(lambda shape, *, ids, queryset=deferred_or_dicts: queryset.filter(pk__in=ids))
+        with pytest.raises(ValueError, match="whole model instances"):
+            compiled.fetch(None, ids=[1])

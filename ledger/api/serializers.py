@@ -3,7 +3,7 @@ import copy
 import json
 import re
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from django.conf import settings
@@ -76,9 +76,32 @@ class BalanceSerializer(serializers.Serializer):
 
 
 class UserBalancesSerializer(serializers.Serializer):
+    """Documents the reply; `user_balances_represent` renders it."""
+
     user = serializers.IntegerField()
     as_of = serializers.DateTimeField(required=False, help_text="Present when asked as of an instant.")
     balances = BalanceSerializer(many=True)
+
+
+_INSTANT = serializers.DateTimeField()
+
+
+def user_balances_represent(*, user: int, balances: list[dict], as_of: datetime | None = None) -> dict:
+    """What UserBalancesSerializer renders, in plain Python: the read clients poll most, where
+    DRF's per-request copy of its fields cost more than the query. `balances` as `balance_list`
+    gives them. ledger/tests/test_user_balances_representation.py holds it to the serializer."""
+    represented: dict = {"user": user}
+    if as_of is not None:
+        represented["as_of"] = _INSTANT.to_representation(as_of)
+    represented["balances"] = [
+        {
+            "currency": balance["currency"].code,
+            "balance": from_minor_units(balance["balance"], scale=balance["currency"].scale),
+            "available": from_minor_units(balance["available"], scale=balance["currency"].scale),
+        }
+        for balance in balances
+    ]
+    return represented
 
 
 @extend_schema_field({"type": "string", "format": "date-time", "example": "2026-01-31T23:59:59Z"})

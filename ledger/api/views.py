@@ -54,6 +54,7 @@ from ledger.api.serializers import (
     TransferCreateSerializer,
     TrialBalanceLineSerializer,
     UserBalancesSerializer,
+    user_balances_represent,
 )
 from ledger.history import (
     Statement,
@@ -238,14 +239,14 @@ class UserBalancesViewSet(CallerViewMixin, viewsets.GenericViewSet):
         if as_of is not None:
             user = self.get_object()
             balances = balance_list_as_of(caller=self.caller, user=user, as_of=as_of, currency=currency)
-            return Response(UserBalancesSerializer({"user": user.pk, "as_of": as_of, "balances": balances}).data)
+            return Response(user_balances_represent(user=user.pk, as_of=as_of, balances=balances))
         user_id = int(pk)
         balances = None
         if user_id <= MAX_ID:  # a larger id names nobody (and would not fit the column)
             balances = balance_list(caller=self.caller, user_id=user_id, currency=currency)
         if balances is None:
             raise NotFound("User not found.")
-        return Response(UserBalancesSerializer({"user": user_id, "balances": balances}).data)
+        return Response(user_balances_represent(user=user_id, balances=balances))
 
 
 class DepositViewSet(CallerViewMixin, viewsets.GenericViewSet):

@@ -5,10 +5,10 @@ from types import SimpleNamespace
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 
 from accounts.callers import Caller, CallerKind
-from ledger.api.serializers import TransferCreateSerializer, _transfer_request_plain
+from ledger.api.serializers import TransferCreateSerializer, _transfer_request_plain, transfer_request_parse
 from ledger.errors import AccountNotFoundError
 from ledger.models import Account, JournalEntry
 from ledger.selectors import transfer_accounts_get
@@ -169,8 +169,8 @@ def test_a_batch_loads_its_accounts_once_and_takes_its_locks_in_one_statement(ap
     assert len(account_reads) == 2, account_reads  # the accounts of every item, then the locks
 
 
-def test_batch_items_validate_exactly_as_the_transfer_serializer_validates_them(tenant):
-    # given: items of every shape, plainly valid or not
+def _item_shapes(tenant) -> list:
+    """Transfers of every shape, plainly valid or not."""
     usd, peer, btc = tenant.usd.pk, tenant.peer_usd.pk, tenant.btc.pk
     items = [
         {"from_account": usd, "to_account": peer, "amount": "1.00"},
@@ -194,6 +194,13 @@ def test_batch_items_validate_exactly_as_the_transfer_serializer_validates_them(
         {"from_account": usd, "to_account": peer, "amount": "1.00", "metadata": None},
         {"from_account": usd, "to_account": peer, "amount": "1.00", "unknown": 1},
     ]
+    return items
+
+
+def test_batch_items_validate_exactly_as_the_transfer_serializer_validates_them(tenant):
+    # given: items of every shape, plainly valid or not
+    items = _item_shapes(tenant)
+    usd, peer, btc = tenant.usd.pk, tenant.peer_usd.pk, tenant.btc.pk
     caller = Caller(kind=CallerKind.API_KEY, client_id=tenant.client.pk, api_key_id=tenant.api_key.pk)
     context = {"request": SimpleNamespace(auth=caller),
                "accounts": transfer_accounts_get(caller=caller, ids=[usd, peer, btc])}
@@ -216,3 +223,25 @@ def test_batch_items_validate_exactly_as_the_transfer_serializer_validates_them(
             expected = AccountNotFoundError("Account not found.")
         assert comparable(plain) == comparable(expected), item
     assert sum(_transfer_request_plain(item, context) is not None for item in items) >= 5
+
+
+def test_a_single_transfer_validates_exactly_as_the_transfer_serializer_validates_it(tenant):
+    # given: bodies of every shape, and the serializer's verdict on each
+    caller = Caller(kind=CallerKind.API_KEY, client_id=tenant.client.pk, api_key_id=tenant.api_key.pk)
+    context = {"request": SimpleNamespace(auth=caller)}
+
+    def outcome(parse):
+        try:
+            return parse()
+        except (ValidationError, NotFound) as error:
+            return (type(error), error.detail)
+
+    def by_serializer(item):
+        serializer = TransferCreateSerializer(data=item, context=context)
+        serializer.is_valid(raise_exception=True)
+        return TransferRequest(**serializer.validated_data)
+
+    for item in _item_shapes(tenant):
+        # when / then: the same request, or the same error in the same words
+        parsed = outcome(lambda item=item: transfer_request_parse(item, context=context))
+        assert parsed == outcome(lambda item=item: by_serializer(item)), item

@@ -354,6 +354,27 @@ def _transfer_request_plain(item: dict, context: dict) -> TransferRequest | Doma
     )
 
 
+def transfer_request_parse(data, *, context: dict) -> TransferRequest:
+    """A POST /transfers/ body as a TransferRequest, validated as TransferCreateSerializer does:
+    a JSON object goes the way of a batch item (`_transfer_request_plain`, one query for both
+    accounts) and anything that way cannot decide goes to the serializer, which refuses it with
+    the error it always gave (ValidationError, or NotFound for an account the caller may not use).
+    `tests/test_api_bad_input.py` and `test_api_transfer_batches` hold the two ways together."""
+    accounts: dict = {}
+    if type(data) is dict:
+        ids = []
+        for name in ("from_account", "to_account"):
+            with contextlib.suppress(serializers.ValidationError, TypeError):
+                ids.append(_ID_FIELD.parse_id(data.get(name)))
+        accounts = transfer_accounts_get(caller=context["request"].auth, ids=ids)
+        plain = _transfer_request_plain(data, {**context, "accounts": accounts})
+        if isinstance(plain, TransferRequest):
+            return plain
+    serializer = TransferCreateSerializer(data=data, context={**context, "accounts": accounts} if accounts else context)
+    serializer.is_valid(raise_exception=True)
+    return TransferRequest(**serializer.validated_data)
+
+
 class TransferBatchRequestSchema(serializers.Serializer):
     """The batch request as documented (parsed by TransferBatchSerializer)."""
 

@@ -54,6 +54,7 @@ from ledger.api.serializers import (
     TransferCreateSerializer,
     TrialBalanceLineSerializer,
     UserBalancesSerializer,
+    transfer_request_parse,
     user_balances_represent,
 )
 from ledger.history import (
@@ -278,9 +279,12 @@ class TransferViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveMod
     @extend_schema(request=TransferCreateSerializer, responses={201: TransactionSerializer})
     @idempotent
     def create(self, request):
-        serializer = TransferCreateSerializer(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return _created(transfer_create(**serializer.validated_data), self)
+        transfer = transfer_request_parse(request.data, context=self.get_serializer_context())
+        entry = transfer_create(
+            from_account=transfer.from_account, to_account=transfer.to_account, amount=transfer.amount,
+            reference=transfer.reference, metadata=transfer.metadata,
+        )
+        return _created(entry, self)
 
     @extend_schema(
         request=TransferBatchRequestSchema,

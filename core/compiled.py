@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any, Generic, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
+
+from core.prepared import prepared_cursor
 
 M = TypeVar("M", bound=Model)
 
@@ -63,8 +65,7 @@ class CompiledQuery(Generic[M]):
         if compiled is None:
             compiled = self._compiled[key] = self._compile(shape, using, values)
         params = [self._value(compiled, param, values) for param in compiled.params]
-        connection = connections[using]
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         return self._instances(compiled, rows, using)

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.errors import ConflictError
+from core.prepared import prepared_cursor
 from events import registry
 from events.models import Event, WebhookDelivery, WebhookEndpoint, event_public_id
 from events.signing import secret_encrypt, secret_generate
@@ -109,7 +110,7 @@ SELECT (SELECT id FROM event), ARRAY(SELECT id FROM deliveries ORDER BY id)
 
 def _event_write_in_one_statement(*, type: str, client_id: int, data: str) -> tuple[Event, list[int]]:  # noqa: A002
     event = Event(public_id=event_public_id(), type=type, client_id=client_id, created_at=timezone.now())
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _EVENT_WITH_DELIVERIES,
             {"public_id": event.public_id, "type": type, "client_id": client_id, "created_at": event.created_at,
@@ -153,7 +154,7 @@ def _events_write_in_one_statement(
         Event(public_id=event_public_id(), type=type, client_id=client_id, created_at=now, data=json.loads(one_data))
         for client_id, one_data in zip(client_ids, data, strict=True)
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _EVENTS_WITH_DELIVERIES,
             {"type": type, "created_at": now, "public_ids": [event.public_id for event in events],

@@ -26,6 +26,7 @@ from django.db import connection
 from django.utils import timezone
 
 from broker.selectors import settlement_value
+from core.prepared import prepared_cursor
 from ledger.models import JournalEntry, Posting
 from ledger.money import amount_render
 from ledger.services import Leg
@@ -130,7 +131,7 @@ def _movements_count(*, movements: dict[int, int], now, window_minutes: int) -> 
         f"SELECT user_id, minute, movements FROM operations_movementcount WHERE user_id IN ({in_sql}) "  # noqa: S608
         "AND minute >= %s AND minute < %s"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         if connection.vendor == "postgresql":
             # The earlier minutes come from the statement's snapshot; this minute from the upsert.
             cursor.execute(

@@ -99,6 +99,12 @@ else:
     # cut often (a proxy with idle timeouts shorter than CONN_MAX_AGE).
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
+    # The money path's fixed statements go through core.prepared.prepared_cursor: psycopg prepares
+    # each once it has run 5 times on a connection (Django's own cursors bind client-side and are
+    # never prepared). Off (DATABASE_PREPARED_STATEMENTS=0) behind a pooler that cannot keep them.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        5 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
+    )
 
 # Caches back throttling and must be shared by every process: the database cache table by
 # default (works with nothing installed), Redis in production via CACHE_URL=redis://...

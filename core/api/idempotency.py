@@ -62,6 +62,7 @@ from core.api.exceptions import domain_error_response
 from core.api.renderers import FastJSONRenderer
 from core.errors import ConflictError, DomainError, InvalidInputError, RuleViolationError
 from core.models import IdempotencyRecord
+from core.prepared import prepared_cursor
 from core.transactions import atomic_whole
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -174,7 +175,7 @@ def _claim(*, scope: str, key: str, request_hash: str) -> int:
     still running holds the key longer than settings.IDEMPOTENCY_WAIT_MS."""
     now = timezone.now()
     values: list[Any] = [scope, key, request_hash, "", now, now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         if connection.vendor == "postgresql":
             # The transaction-scoped advisory lock is what a concurrent request with the same key
             # finds taken: it never waits on the unique index, so no lock_timeout is set on the
@@ -212,7 +213,7 @@ def _lock_id(scope: str, key: str) -> int:
 
 
 def _store(record_id: int, response: Response) -> None:
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _STORE, [response.status_code, _normalised(response.data), response.content_type or "", record_id]
         )

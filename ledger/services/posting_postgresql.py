@@ -14,6 +14,7 @@ from django.db import DatabaseError, connection, models
 from django.utils import timezone
 
 from core.errors import DomainError
+from core.prepared import prepared_cursor
 from ledger.errors import (
     BatchItemRefusedError,
     HoldNotActiveError,
@@ -59,7 +60,7 @@ def entry_post_in_one_call(
         [leg.account.pk for leg in legs], [leg.amount for leg in legs], [hold.pk for hold in captured_holds],
     ]
     try:
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(_ENTRY_POST, parameters)
             row = cursor.fetchone()
     except DatabaseError as error:
@@ -149,7 +150,7 @@ def entries_post_in_one_call(
         leg_accounts.extend(leg.account.pk for leg in request.legs)
         leg_amounts.extend(leg.amount for leg in request.legs)
     try:
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(_ENTRIES_POST, parameters)
             rows = cursor.fetchall()
     except DatabaseError as error:

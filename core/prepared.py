@@ -18,30 +18,37 @@ with `max_prepared_statements` set.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 
 @contextmanager
 def prepared_cursor() -> Iterator:
-    if connection.vendor != "postgresql" or connection.queries_logged:
-        with connection.cursor() as cursor:
+    database = connections[DEFAULT_DB_ALIAS]  # looked up once: this runs several times a request
+    if database.vendor != "postgresql" or database.queries_logged:
+        with database.cursor() as cursor:
             yield cursor
         return
+    server_binding_cursor, timestamptz_loader, register_tzloader = _postgresql()
+    database.ensure_connection()
+    raw = server_binding_cursor(database.connection)
+    # As Django's own cursors: timestamps in the connection's time zone.
+    if database.timezone != database.connection.adapters.get_loader(*timestamptz_loader).timezone:
+        register_tzloader(database.timezone, raw)
+    database.validate_thread_sharing()
+    try:
+        yield database.make_cursor(raw)
+    finally:
+        raw.close()
+
+
+@cache
+def _postgresql() -> tuple[Any, tuple, Any]:
+    # Imported on first use: the PostgreSQL backend needs psycopg, which SQLite setups may lack.
     from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
     from django.db.backends.postgresql.psycopg_any import register_tzloader
     from psycopg.pq import Format
 
-    connection.ensure_connection()
-    server_binding: Any = ServerBindingCursor  # the type stubs know only Django's psycopg2 cursors
-    raw = server_binding(connection.connection)
-    # As Django's own cursors: timestamps in the connection's time zone.
-    if connection.timezone != connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
-        register_tzloader(connection.timezone, raw)
-    connection.validate_thread_sharing()
-    cursor = connection.make_cursor(raw)
-    try:
-        yield cursor
-    finally:
-        raw.close()
+    return ServerBindingCursor, (TIMESTAMPTZ_OID, Format.TEXT), register_tzloader

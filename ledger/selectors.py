@@ -70,6 +70,21 @@ def account_list(*, caller: Caller) -> QuerySet[Account]:
     return accounts
 
 
+def account_find(*, caller: Caller, account_id: int) -> Account | None:
+    """The account `account_id` if `account_list` holds it for the caller, else None: one
+    statement compiled once per process for each kind of caller (core.compiled)."""
+    shape, values = caller_shape(caller)
+    found = _ACCOUNT.fetch(shape, account_id=account_id, **values)
+    return found[0] if found else None
+
+
+def _account(shape, *, account_id: int, **caller_values: int) -> QuerySet[Account]:
+    return account_list(caller=caller_rebuilt(shape, **caller_values)).filter(pk=account_id)
+
+
+_ACCOUNT = CompiledQuery(_account)
+
+
 def account_destination_list(*, caller: Caller) -> QuerySet[Account]:
     """User accounts the caller may send money to: any of its client's (an end user may pay
     another user of the same client, without seeing that user's account otherwise)."""

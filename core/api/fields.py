@@ -43,10 +43,15 @@ class ScopedIdField(serializers.Field):
         caller = self.context["request"].auth
         if not isinstance(caller, CallerLike):
             raise NotFound(self.not_found)
-        found = self.queryset_for(caller).filter(pk=pk).first()
+        found = self.find(caller, pk)
         if found is None:
             raise NotFound(self.not_found)
         return found
+
+    def find(self, caller, pk: int):
+        """The object `pk` among those `queryset_for(caller)` holds, or None. A subclass may find
+        it another way that answers the same (say, SQL compiled once per process)."""
+        return self.queryset_for(caller).filter(pk=pk).first()
 
     def parse_id(self, data) -> int:
         """The id as an int (400 `invalid` unless a positive 64-bit integer or its digits)."""

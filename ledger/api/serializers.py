@@ -21,7 +21,7 @@ from ledger.api.fields import AmountField, AmountsMixin, CurrencyCodeField
 from ledger.errors import AccountNotFoundError, InvalidAmountError
 from ledger.models import Account, Currency, JournalEntry, Posting
 from ledger.money import from_minor_units, to_minor_units
-from ledger.selectors import account_list, account_may_send_from, transfer_accounts_get
+from ledger.selectors import account_find, account_list, account_may_send_from, transfer_accounts_get
 from ledger.services import TransferRequest
 from ledger.services.legs import Leg
 
@@ -217,10 +217,21 @@ def _own_accounts(caller):
     return account_list(caller=caller)
 
 
+class OwnAccountField(ScopedIdField):
+    """An account the caller may see (`account_list`), found by `account_find`: one statement
+    compiled once per process, on every deposit and withdrawal."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset_for=_own_accounts, not_found="Account not found.", **kwargs)
+
+    def find(self, caller, pk: int):
+        return account_find(caller=caller, account_id=pk)
+
+
 class MovementSerializer(AmountsMixin, serializers.Serializer):
     """A deposit or a withdrawal on one account the caller may see."""
 
-    account = ScopedIdField(queryset_for=_own_accounts, not_found="Account not found.")
+    account = OwnAccountField()
     amount = AmountField(currency_from="account")
     reference = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     metadata = MetadataField(required=False, default=dict)

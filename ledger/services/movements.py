@@ -25,7 +25,7 @@ from ledger.errors import (
 from ledger.models import Account, Hold, JournalEntry
 from ledger.money import minor_units_check
 from ledger.selectors import user_is_authorized
-from ledger.services.accounts import system_account_get
+from ledger.services.accounts import system_account_for_posting
 from ledger.services.legs import Leg
 from ledger.services.posting import entry_post
 
@@ -41,7 +41,9 @@ def deposit_create(
     _check_amount(amount)
     _check_user_account(account)
     account_check_can_move(account=account)
-    funding = system_account_get(client=account.client_id, currency=account.currency_id, kind=Account.Kind.FUNDING)
+    funding = system_account_for_posting(
+        client_id=account.client_id, currency_code=account.currency_id, kind=Account.Kind.FUNDING
+    )
     return _post(
         client_id=account.client_id,
         kind=JournalEntry.Kind.DEPOSIT,
@@ -68,7 +70,9 @@ def withdrawal_create(
     CurrencyNotAuthorizedError, HoldNotActiveError.
     """
     withdrawal_check(account=account, amount=amount)
-    funding = system_account_get(client=account.client_id, currency=account.currency_id, kind=Account.Kind.FUNDING)
+    funding = system_account_for_posting(
+        client_id=account.client_id, currency_code=account.currency_id, kind=Account.Kind.FUNDING
+    )
     return _post(
         client_id=account.client_id,
         kind=JournalEntry.Kind.WITHDRAWAL,

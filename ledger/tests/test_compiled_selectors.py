@@ -4,7 +4,14 @@ import pytest
 
 from accounts.callers import Caller, CallerKind, caller_rebuilt, caller_shape
 from ledger.models import Currency
-from ledger.selectors import _balance_rows, account_destination_list, balance_list, transfer_accounts_get
+from ledger.selectors import (
+    _balance_rows,
+    account_destination_list,
+    account_find,
+    account_list,
+    balance_list,
+    transfer_accounts_get,
+)
 from tests.factories import EndUserFactory, open_account
 from tests.fixtures import make_tenant
 
@@ -69,3 +76,17 @@ def test_transfer_accounts_are_the_destination_accounts_for_every_kind_of_caller
             # when / then
             expected = account_destination_list(caller=caller).in_bulk(set(ids))
             assert _compared(transfer_accounts_get(caller=caller, ids=ids)) == _compared(expected), (caller, ids)
+
+
+def test_an_account_is_found_when_the_caller_may_see_it():
+    mine, theirs = make_tenant(), make_tenant()
+    candidates = [mine.usd, mine.btc, mine.peer_usd, theirs.usd, theirs.btc]
+    for caller in _callers(mine, theirs):
+        visible = set(account_list(caller=caller).values_list("pk", flat=True))
+        for account in candidates:
+            found = account_find(caller=caller, account_id=account.pk)
+            assert (found is not None) == (account.pk in visible), (caller, account)
+            if found is not None:
+                expected = (account.pk, account.user_id, account.currency.scale)
+                assert (found.pk, found.user.pk, found.currency.scale) == expected
+        assert account_find(caller=caller, account_id=10**12) is None

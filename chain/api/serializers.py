@@ -2,10 +2,8 @@ from rest_framework import serializers
 
 from chain.models import ChainDeposit, CryptoWithdrawal, DepositAddress
 from chain.services import WithdrawalRequest
-from core.api.fields import ScopedIdField
 from ledger.api.fields import AmountField, AmountsMixin, CurrencyCodeField
-from ledger.api.serializers import MetadataField
-from ledger.selectors import account_list
+from ledger.api.serializers import MetadataField, OwnAccountField
 
 
 class DepositAddressCreateSerializer(serializers.Serializer):
@@ -69,7 +67,7 @@ class CryptoWithdrawalCreateSerializer(AmountsMixin, serializers.Serializer):
     """Send `amount` of the account's currency to an external `address`; the network fee is added
     and held with it. `network` is needed only when the currency travels on more than one."""
 
-    account = ScopedIdField(queryset_for=lambda caller: account_list(caller=caller), not_found="Account not found.")
+    account = OwnAccountField()
     address = serializers.CharField(max_length=100, trim_whitespace=False)
     amount = AmountField(currency_from="account")
     network = serializers.SlugField(required=False, max_length=30, default=None, allow_null=True)

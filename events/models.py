@@ -8,6 +8,7 @@ retries. Every HTTP try is a `DeliveryAttempt`.
 """
 
 import secrets
+import time
 
 from django.db import models
 from django.db.models import Q
@@ -17,7 +18,11 @@ EVENT_ID_PREFIX = "evt_"
 
 
 def event_public_id() -> str:
-    return f"{EVENT_ID_PREFIX}{secrets.token_hex(16)}"
+    """`evt_` and 32 hex digits: the milliseconds since the Unix epoch (12 digits), then 80 random
+    bits (20 digits), as in a UUIDv7. Ids written later sort after earlier ones (within a
+    millisecond, in any order), so each insert lands at the right edge of the unique index instead
+    of a random page of it; the random part keeps them unique and unguessable."""
+    return f"{EVENT_ID_PREFIX}{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 class Event(models.Model):

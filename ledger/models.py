@@ -141,7 +141,7 @@ class JournalEntry(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "journal entries"
         # Written by every movement, like the postings' (tests/test_index_plans.py): a client's journal
-        # (by kind, over a period), the journal by date (admin, dashboard); `reverses` is unique.
+        # (by kind, over a period), the whole journal newest first (admin); `reverses` is unique.
         indexes = [models.Index(fields=["client", "kind", "created_at"])]
 
     def __str__(self) -> str:

@@ -208,6 +208,14 @@ def test_a_users_recent_deposits_are_read_from_their_accounts_postings(history, 
     _assert_probes(recent, index=None, tables=("ledger_posting", "ledger_journalentry"))
 
 
+def test_the_whole_journal_newest_first_is_read_from_the_date_index(history, tenant):
+    # The admin's journal list, in the model's order, and the period filters without a client.
+    newest = JournalEntry.objects.all()[:100]
+    _assert_probes(newest, index="ledger_journalentry_created_at", tables=("ledger_journalentry",))
+    period = JournalEntry.objects.filter(created_at__gte=timezone.now() - timedelta(hours=12))
+    _assert_probes(period, index="ledger_journalentry_created_at", tables=("ledger_journalentry",))
+
+
 def test_another_clients_journal_is_not_read_through_this_ones(history, tenant, other_tenant):
     journal = entry_list(caller=_caller(other_tenant)).order_by("-id")[:51]
     _assert_probes(journal, index="ledger_jour_client__c5b149_idx", tables=("ledger_journalentry",))

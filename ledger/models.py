@@ -98,7 +98,9 @@ class Account(models.Model):
                 condition=Q(held__lte=F("balance")) | Q(allows_negative=True), name="ledger_account_held_within_balance"
             ),
         ]
-        indexes = [models.Index(fields=["client", "currency", "balance"])]
+        # No index on balance, held or sequence: the UPDATE that applies a posting then changes only
+        # unindexed columns, and PostgreSQL can write it heap-only (HOT), with no new entry in any
+        # of the indexes above; one index holding them costs an entry in each, on every posting.
 
     def __str__(self) -> str:
         owner = f"user {self.user_id}" if self.user_id else f"{self.kind} of client {self.client_id}"
@@ -122,7 +124,10 @@ class JournalEntry(models.Model):
         FEE = "fee", "Fee"
         ADJUSTMENT = "adjustment", "Adjustment"
 
-    client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="journal_entries")
+    # Indexed by (client, kind, created_at) below, which leads with the client.
+    client = models.ForeignKey(
+        "accounts.Client", on_delete=models.PROTECT, related_name="journal_entries", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     reference = models.CharField(max_length=200, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -135,6 +140,8 @@ class JournalEntry(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "journal entries"
+        # Written by every movement, like the postings' (tests/test_index_plans.py): a client's journal
+        # (by kind, over a period), the whole journal newest first (admin); `reverses` is unique.
         indexes = [models.Index(fields=["client", "kind", "created_at"])]
 
     def __str__(self) -> str:
@@ -155,7 +162,8 @@ class Posting(models.Model):
     """
 
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    # Indexed by the unique (account, sequence) and the indexes below, which all lead with it.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings", db_index=False)
     amount = models.BigIntegerField()
     sequence = models.BigIntegerField()
     balance_after = models.BigIntegerField()
@@ -170,10 +178,13 @@ class Posting(models.Model):
             models.CheckConstraint(condition=Q(held_after__gte=0), name="ledger_posting_held_after_non_negative"),
             models.UniqueConstraint(fields=["account", "sequence"], name="ledger_posting_account_sequence_unique"),
         ]
+        # Every index here is written by every posting: each is there for the read named beside it
+        # (tests/test_index_plans.py). The unique (account, sequence) also serves statement pages,
+        # verification and any read of one account's postings.
         indexes = [
-            models.Index(fields=["account", "-id"]),
             # An account's history, newest entry first: pages are read from here (ledger.selectors).
             models.Index(fields=["account", "-entry"], name="ledger_posting_account_entry"),
+            # The balance as of an instant: one backward probe (ledger.history, ledger_snapshot).
             models.Index(fields=["account", "posted_at", "sequence"], name="ledger_posting_account_asof"),
         ]
 

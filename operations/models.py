@@ -175,7 +175,8 @@ class MovementCount(models.Model):
     sums over its window, so evaluating it reads at most `window_minutes` rows per user however
     long the user's history. Written by `operations.compliance` inside the posting transaction."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the unique (user, minute), which leads with the user.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
     minute = models.BigIntegerField(help_text="Minutes since the Unix epoch (UTC).")
     movements = models.PositiveIntegerField(default=0)
 

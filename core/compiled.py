@@ -23,36 +23,43 @@ from django.db.models.query import get_related_populators
 
 M = TypeVar("M", bound=Model)
 
-# Placeholders are integers no primary key or foreign key ever takes.
+# Placeholders are integers no primary key or foreign key ever takes, and strings no code or name
+# ever holds (NUL cannot even be stored in PostgreSQL text).
 _PLACEHOLDER_BASE = -(2**62)
+_PLACEHOLDER_TEXT = "\x00compiled placeholder {}\x00"
+
+Value = int | str
 
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     params: tuple[Any, ...]
-    placeholders: dict[int, tuple[str, int | None]]  # placeholder -> (value name, index in a sequence)
+    placeholders: dict[Value, tuple[str, int | None]]  # placeholder -> (value name, index in a sequence)
     compiler: Any
     converters: dict
     model: type[Model]
     init_list: list[str]
     model_fields: slice
     related_populators: list
+    annotation_columns: tuple[tuple[str, int], ...]
 
 
 class CompiledQuery(Generic[M]):
-    """`build(shape, **values)` returns the queryset for integer values (or sequences of them).
-    `shape` is anything hashable that changes the SQL other than the values (say, whether the
-    caller is scoped to a client); each shape, and each length of a sequence value, is compiled
-    once. The queryset must select whole model instances: no annotations, `values()` or deferred
-    fields, and it must not depend on the values other than through its parameters."""
+    """`build(shape, **values)` returns the queryset for integer or string values (or sequences
+    of them). `shape` is anything hashable that changes the SQL other than the values (say,
+    whether the caller is scoped to a client); each shape, and each length of a sequence value,
+    is compiled once. The queryset must select whole model instances (annotations are set on them
+    as Django sets them; no `values()` or deferred fields), and it must not depend on the values
+    other than through its parameters: each value must reach the SQL as a parameter, unchanged,
+    once or more."""
 
     def __init__(self, build: Callable[..., QuerySet[M]]):
         self._build = build
         self._compiled: dict[Hashable, _Compiled] = {}
 
-    def fetch(self, *, shape: Hashable = None, using: str = "default", **values: int | Sequence[int]) -> list[M]:
-        lengths = tuple(sorted((name, len(v) if isinstance(v, Sequence) else None) for name, v in values.items()))
+    def fetch(self, *, shape: Hashable = None, using: str = "default", **values: Value | Sequence[Value]) -> list[M]:
+        lengths = tuple(sorted((name, None if isinstance(v, int | str) else len(v)) for name, v in values.items()))
         key = (using, shape, lengths)
         compiled = self._compiled.get(key)
         if compiled is None:
@@ -66,31 +73,34 @@ class CompiledQuery(Generic[M]):
 
     @staticmethod
     def _value(compiled: _Compiled, param: Any, values: dict) -> Any:
-        if type(param) is not int or param not in compiled.placeholders:
+        if type(param) not in (int, str) or param not in compiled.placeholders:
             return param
         name, index = compiled.placeholders[param]
         return values[name] if index is None else values[name][index]
 
     def _compile(self, shape: Hashable, using: str, values: dict) -> _Compiled:
         numbers = count(_PLACEHOLDER_BASE)
-        placeholders: dict[int, tuple[str, int | None]] = {}
+        placeholders: dict[Value, tuple[str, int | None]] = {}
         stand_ins: dict[str, Any] = {}
+
+        def stand_in(value: Value, name: str, index: int | None) -> Value:
+            number = next(numbers)
+            placeholder = _PLACEHOLDER_TEXT.format(number) if isinstance(value, str) else number
+            placeholders[placeholder] = (name, index)
+            return placeholder
+
         for name, value in values.items():
-            if isinstance(value, Sequence):
-                stand_ins[name] = []
-                for index in range(len(value)):
-                    placeholders[number := next(numbers)] = (name, index)
-                    stand_ins[name].append(number)
+            if isinstance(value, int | str):
+                stand_ins[name] = stand_in(value, name, None)
             else:
-                placeholders[number := next(numbers)] = (name, None)
-                stand_ins[name] = number
+                stand_ins[name] = [stand_in(item, name, index) for index, item in enumerate(value)]
         queryset = self._build(shape, **stand_ins)
         compiler = queryset.query.get_compiler(using=using)
         sql, params = compiler.as_sql()
-        found = [param for param in params if type(param) is int and param in placeholders]
-        if sorted(found) != sorted(placeholders):
-            raise ValueError("Each value must appear exactly once among the query's parameters.")
-        if compiler.annotation_col_map or queryset.query.deferred_loading[0] or queryset.query.values_select:
+        found = {param for param in params if type(param) in (int, str) and param in placeholders}
+        if found != set(placeholders):
+            raise ValueError("Each value must appear, unchanged, among the query's parameters.")
+        if queryset.query.deferred_loading[0] or queryset.query.values_select:
             raise ValueError("A compiled query selects whole model instances only.")
         select, klass_info = compiler.select, compiler.klass_info
         fields = klass_info["select_fields"]
@@ -106,6 +116,7 @@ class CompiledQuery(Generic[M]):
             model_fields=model_fields,
             # Django 5.2's signature; the type stubs follow a later release.
             related_populators=get_related_populators(klass_info, select, using),  # type: ignore[call-arg]
+            annotation_columns=tuple((compiler.annotation_col_map or {}).items()),
         )
 
     @staticmethod
@@ -117,5 +128,7 @@ class CompiledQuery(Generic[M]):
             instance = compiled.model.from_db(using, compiled.init_list, row[compiled.model_fields])
             for populator in compiled.related_populators:
                 populator.populate(row, instance)
+            for name, column in compiled.annotation_columns:
+                setattr(instance, name, row[column])
             instances.append(instance)
         return instances

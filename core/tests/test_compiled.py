@@ -2,10 +2,13 @@
 
 import pytest
 from django.db import connection
+from django.db.models import Exists
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from core.compiled import CompiledQuery
+from ledger.models import Account, Currency, CurrencyAuthorization
+from ledger.services import account_create, currency_authorization_grant
 from tests.factories import ClientFactory, EndUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +73,7 @@ def test_each_shape_and_length_is_built_once():
 def test_a_value_the_query_does_not_carry_as_a_parameter_is_refused():
     client = ClientFactory()
     ignores_client = CompiledQuery(lambda shape, *, ids, client_id: User.objects.filter(pk__in=ids))
-    with pytest.raises(ValueError, match="exactly once"):
+    with pytest.raises(ValueError, match="must appear"):
         ignores_client.fetch(ids=[1], client_id=client.pk)
 
 
@@ -78,3 +81,44 @@ def test_only_whole_model_instances_can_be_compiled():
     compiled = CompiledQuery(lambda shape, *, ids: User.objects.filter(pk__in=ids).only("pk"))
     with pytest.raises(ValueError, match="whole model instances"):
         compiled.fetch(ids=[1])
+
+
+def _accounts_with_authorization(shape, *, user_id, currency_code, currency_codes):
+    # a string value used twice, an integer value used twice, and an annotation
+    authorized = CurrencyAuthorization.objects.filter(user_id=user_id, currency_id=currency_code)
+    return (
+        Account.objects.select_related("currency")
+        .filter(user_id=user_id, currency_id__in=currency_codes)
+        .annotate(is_authorized=Exists(authorized))
+        .order_by("pk")
+    )
+
+
+def test_string_values_values_used_twice_and_annotations_give_what_the_queryset_gives():
+    # given: a user with USD and BTC accounts, authorized for BTC only, and one without
+    ann, bea = EndUserFactory(), EndUserFactory()
+    currency_authorization_grant(user=ann, currency=Currency.objects.get(code="BTC"))
+    for user in (ann, bea):
+        for code in ("USD", "BTC", "ETH"):
+            account_create(user=user, currency=Currency.objects.get(code=code))
+    compiled = CompiledQuery(_accounts_with_authorization)
+    for user, code in [(ann, "BTC"), (ann, "ETH"), (bea, "BTC"), (bea, "XYZ")]:
+        values = {"user_id": user.pk, "currency_code": code, "currency_codes": ["USD", code]}
+        # when
+        fetched = compiled.fetch(**values)
+        # then: the same rows, related rows and annotation (a bool on every database)
+        expected = list(_accounts_with_authorization(None, **values))
+        assert [(account.pk, account.currency.scale, account.is_authorized) for account in fetched] == [
+            (account.pk, account.currency.scale, account.is_authorized) for account in expected
+        ]
+        assert {account.currency_id for account in fetched} == {"USD", code} & {"USD", "BTC", "ETH"}
+        assert [account.is_authorized for account in fetched if account.currency_id != "USD"] == (
+            [user == ann and code == "BTC"] if code != "XYZ" else []
+        )
+        assert all(type(account.is_authorized) is bool for account in fetched)
+
+
+def test_a_string_value_the_query_changes_is_refused():
+    uppercased = CompiledQuery(lambda shape, *, code: Currency.objects.filter(code=code.upper()))
+    with pytest.raises(ValueError, match="must appear"):
+        uppercased.fetch(code="BTC")

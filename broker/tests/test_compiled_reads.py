@@ -1,0 +1,59 @@
+"""The order path's reads compiled once per process (core.compiled) give what their querysets give."""
+
+import pytest
+from django.db import transaction
+
+from broker.models import Order
+from broker.services import OrderRequest, order_execution, order_submit, quote_create, rate_update
+from ledger.services import account_create
+
+pytestmark = pytest.mark.usefixtures("rates")
+
+
+def _row(instance, *, related=(), annotations=()) -> tuple:
+    """Every column of `instance`, of each related object it carries, and each annotation."""
+
+    def columns(obj):
+        return obj and tuple(getattr(obj, field.attname) for field in type(obj)._meta.concrete_fields)
+
+    return (
+        columns(instance),
+        tuple(columns(getattr(instance, name)) for name in related),
+        tuple(getattr(instance, name) for name in annotations),
+    )
+
+
+def test_the_order_read_for_execution_is_the_querysets_row_with_hold_currency_user_quote_and_price(
+    alice, alice_usd, btc
+):
+    # given: a market order, a quoted one, and a rate that moved since
+    market = order_submit(request=OrderRequest(user=alice, side="buy", currency=btc, quantity=10_000))
+    quote = quote_create(user=alice, side="buy", currency=btc, quantity=20_000)
+    quoted = order_submit(request=OrderRequest(user=alice, side="buy", currency=btc, quote_id=quote.pk))
+    rate_update(currency="BTC", price_e8=61_000 * 10**8, source="demo")
+    related = ("hold", "currency", "user", "quote")
+    for order_id in (market.pk, quoted.pk, 10**12):
+        with transaction.atomic():
+            # when
+            fetched = order_execution._ORDER_FOR_EXECUTION.fetch(order_id=order_id)
+            expected = list(order_execution._order_for_execution(None, order_id=order_id))
+        # then
+        assert [_row(order, related=related, annotations=("current_price_e8",)) for order in fetched] == [
+            _row(order, related=related, annotations=("current_price_e8",)) for order in expected
+        ]
+    assert fetched == [] and Order.objects.filter(pk=market.pk, status="submitted").exists()
+
+
+def test_the_users_accounts_read_for_a_fill_are_the_querysets_rows_with_the_authorization(alice, alice_usd, eth):
+    # given: alice authorized for BTC (with no BTC account yet), not for ETH, with an ETH account
+    account_create(user=alice, currency=eth)
+    for code in ("BTC", "ETH"):
+        values = {"user_id": alice.pk, "currency_code": code, "currency_codes": ["USD", code]}
+        # when
+        fetched = order_execution._USER_ACCOUNTS_AUTHORIZED.fetch(**values)
+        expected = list(order_execution._user_accounts_authorized(None, **values))
+        # then
+        assert sorted(_row(account, annotations=("is_authorized",)) for account in fetched) == sorted(
+            _row(account, annotations=("is_authorized",)) for account in expected
+        )
+        assert len(fetched) == (1 if code == "BTC" else 2)

@@ -1,10 +1,13 @@
 """Reads of clients' users. Every selector takes the caller and scopes through `scope_to_caller`."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 
-from accounts.callers import Caller, scope_to_caller
+from accounts.callers import Caller, CallerKind, scope_to_caller
 from accounts.models import Client, User
 from core.api.fields import MAX_ID
+from core.compiled import CompiledQuery
 from core.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 
 
@@ -15,6 +18,33 @@ def user_list(*, caller: Caller) -> QuerySet[User]:
     if caller.is_end_user:
         users = users.filter(pk=caller.end_user_id)
     return users
+
+
+def user_with_client_find(*, caller: Caller, user_id: int) -> User | None:
+    """The user `user_id` if in `user_list(caller=caller)`, with its client (one join), or None.
+
+    Trades read it on every request, so its SQL is compiled once per caller shape (core.compiled)."""
+    scoped = not (caller.is_platform_staff and caller.client_id is None)
+    values: dict[str, Any] = {"user_id": user_id}
+    if scoped:
+        values["client_id"] = caller.client_id
+    if caller.is_end_user:
+        values["end_user_id"] = caller.end_user_id
+    found = _USER_WITH_CLIENT.fetch(shape=(scoped, caller.is_end_user), **values)
+    return found[0] if found else None
+
+
+def _user_with_client(
+    shape: tuple[bool, bool], *, user_id: int, client_id: int | None = None, end_user_id: int | None = None
+) -> QuerySet[User]:
+    scoped, is_end_user = shape
+    # A caller of the same shape: an end user, a client's key or staff, or platform staff seeing every client.
+    kind = CallerKind.END_USER if is_end_user else CallerKind.API_KEY if scoped else CallerKind.PLATFORM_STAFF
+    caller = Caller(kind=kind, client_id=client_id, user=User(pk=end_user_id) if is_end_user else None)
+    return user_list(caller=caller).select_related("client").filter(pk=user_id).order_by("pk")[:1]
+
+
+_USER_WITH_CLIENT = CompiledQuery(_user_with_client)
 
 
 def access_user_for_token(*, caller: Caller, user_id: int) -> User:

@@ -20,6 +20,7 @@ from accounts.models import User
 from broker.errors import RateUnavailableError
 from broker.models import PRICE_SCALE, Conversion, OfferedCurrency, Order, Quote, Rate, RateHistory, Side
 from broker.pricing import ROUND_FLOOR, notional_for_quantity
+from core.compiled import CompiledQuery
 from ledger.models import Account, Currency, CurrencyAuthorization
 from ledger.selectors import settlement_currency
 
@@ -101,22 +102,30 @@ def currency_trading_facts(*, user: User, currency_code: str) -> CurrencyTrading
     price (`settlement_price_find`): the reads every trade starts with, in one statement."""
     if currency_code == settings.SETTLEMENT_CURRENCY:
         return CurrencyTradingFacts(is_offered=True, is_authorized=True, price_e8=10**PRICE_SCALE)
-    offerings = OfferedCurrency.objects.filter(client_id=user.client_id)
-    row = (
-        Currency.objects.filter(code=currency_code)
-        .annotate(
-            is_offered=ExpressionWrapper(
-                ~Exists(offerings) | Exists(offerings.filter(currency_id=currency_code)), output_field=BooleanField()
-            ),
-            is_authorized=Exists(CurrencyAuthorization.objects.filter(user_id=user.pk, currency_id=currency_code)),
-            price_e8=settlement_price_subquery(currency_field="code"),
-        )
-        .values_list("is_offered", "is_authorized", "price_e8")
-        .first()
-    )
-    if row is None:
+    # Run on every trade: compiled once per process (core.compiled).
+    found = _CURRENCY_TRADING_FACTS.fetch(client_id=user.client_id, user_id=user.pk, currency_code=currency_code)
+    if not found:
         return CurrencyTradingFacts(is_offered=False, is_authorized=False, price_e8=None)
-    return CurrencyTradingFacts(is_offered=bool(row[0]), is_authorized=bool(row[1]), price_e8=row[2])
+    facts = found[0]
+    return CurrencyTradingFacts(
+        is_offered=bool(facts.is_offered),  # type: ignore[attr-defined]  # the query's annotations
+        is_authorized=bool(facts.is_authorized),  # type: ignore[attr-defined]
+        price_e8=facts.price_e8,  # type: ignore[attr-defined]
+    )
+
+
+def _currency_trading_facts(shape: None, *, client_id: int, user_id: int, currency_code: str) -> QuerySet[Currency]:
+    offerings = OfferedCurrency.objects.filter(client_id=client_id)
+    return Currency.objects.filter(code=currency_code).annotate(
+        is_offered=ExpressionWrapper(
+            ~Exists(offerings) | Exists(offerings.filter(currency_id=currency_code)), output_field=BooleanField()
+        ),
+        is_authorized=Exists(CurrencyAuthorization.objects.filter(user_id=user_id, currency_id=currency_code)),
+        price_e8=settlement_price_subquery(currency_field="code"),
+    )
+
+
+_CURRENCY_TRADING_FACTS = CompiledQuery(_currency_trading_facts)
 
 
 def user_currency_list(*, user: User) -> QuerySet[Currency]:

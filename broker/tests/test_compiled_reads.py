@@ -3,8 +3,11 @@
 import pytest
 from django.db import transaction
 
-from broker.models import Order
-from broker.services import OrderRequest, order_execution, order_submit, quote_create, rate_update
+from broker.models import OfferedCurrency, Order, Rate
+from broker.selectors import CurrencyTradingFacts, _currency_trading_facts, currency_trading_facts
+from broker.services import OrderRequest, order_execution, order_submission, order_submit, quote_create, rate_update
+from ledger.models import Currency
+from ledger.selectors import currency_active_find
 from ledger.services import account_create
 
 pytestmark = pytest.mark.usefixtures("rates")
@@ -57,3 +60,49 @@ def test_the_users_accounts_read_for_a_fill_are_the_querysets_rows_with_the_auth
             _row(account, annotations=("is_authorized",)) for account in expected
         )
         assert len(fetched) == (1 if code == "BTC" else 2)
+
+
+def test_the_currency_trading_facts_are_the_querysets_whatever_the_offering_authorization_and_rate(alice, tenant):
+    # given: alice authorized for BTC only; ETH without a rate
+    Rate.objects.filter(currency_id="ETH").delete()
+    for offered in ([], ["ETH"], ["BTC", "ETH"]):
+        OfferedCurrency.objects.filter(client=tenant).delete()
+        for code in offered:
+            OfferedCurrency.objects.create(client=tenant, currency_id=code)
+        for code in ("BTC", "ETH", "NOPE"):
+            # when
+            facts = currency_trading_facts(user=alice, currency_code=code)
+            # then
+            rows = list(
+                _currency_trading_facts(None, client_id=tenant.pk, user_id=alice.pk, currency_code=code).values_list(
+                    "is_offered", "is_authorized", "price_e8"
+                )
+            )
+            expected = (
+                CurrencyTradingFacts(is_offered=bool(rows[0][0]), is_authorized=bool(rows[0][1]), price_e8=rows[0][2])
+                if rows else CurrencyTradingFacts(is_offered=False, is_authorized=False, price_e8=None)
+            )
+            assert facts == expected
+            if code == "BTC":
+                assert facts == CurrencyTradingFacts(
+                    is_offered=not offered or "BTC" in offered, is_authorized=True, price_e8=60_000 * 10**8
+                )
+
+
+def test_the_active_currency_lookup_is_the_querysets(btc):
+    # given: an inactive currency
+    Currency.objects.filter(code="ETH").update(is_active=False)
+    for code, expected in [("BTC", btc), ("btc", btc), ("ETH", None), ("NOPE", None)]:
+        # when
+        found = currency_active_find(code=code)
+        # then
+        assert _row(found) == _row(expected) if expected else found is None
+
+
+def test_the_users_accounts_read_at_submission_are_the_querysets(alice, alice_usd, bob):
+    for user, code in [(alice, "BTC"), (bob, "BTC")]:
+        values = {"user_id": user.pk, "currency_codes": ["USD", code]}
+        fetched = order_submission._USER_ACCOUNTS.fetch(**values)
+        expected = list(order_submission._user_accounts(None, **values))
+        assert sorted(map(_row, fetched)) == sorted(map(_row, expected))
+        assert len(fetched) == (1 if user == alice else 0)

@@ -3,6 +3,7 @@ strings with 8 decimal places (USD per whole unit); both are exact on the way in
 `invalid_amount` / `invalid_price` for anything else)."""
 
 from decimal import Decimal
+from functools import cache
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -214,6 +215,19 @@ class OrderSerializer(serializers.ModelSerializer):
         currency = order.currency if order.side == Side.SELL else None
         scale = currency.scale if currency else settlement_currency().scale
         return from_minor_units(hold.amount, scale=scale)
+
+
+def order_render(order: Order) -> dict:
+    """`OrderSerializer(order).data`: the order as the API shows it (responses and events).
+
+    Rendered by one serializer per process: a ModelSerializer builds its fields anew for every
+    instance, which cost more CPU than rendering them. Its fields keep no state between orders."""
+    return _order_serializer().to_representation(order)
+
+
+@cache
+def _order_serializer() -> OrderSerializer:
+    return OrderSerializer()
 
 
 # ---- conversions --------------------------------------------------------------------------

@@ -65,18 +65,23 @@ def settlement_value(*, currency_code: str, amount: int) -> int | None:
     None when no rate is known."""
     if currency_code == settings.SETTLEMENT_CURRENCY:
         return amount
-    row = (
-        Rate.objects.filter(currency_id=currency_code, quote_currency_id=settings.SETTLEMENT_CURRENCY)
-        .values_list("price_e8", "currency__scale")
-        .first()
-    )
-    if row is None:
+    # Read for every movement compliance values (each fill): compiled once per process (core.compiled).
+    found = _RATE_WITH_CURRENCY.fetch(currency_code=currency_code, settlement_code=settings.SETTLEMENT_CURRENCY)
+    if not found:
         return None
-    price_e8, scale = row
+    rate = found[0]
     return notional_for_quantity(
-        quantity=amount, quantity_scale=scale, price_e8=price_e8, settlement_scale=settlement_currency().scale,
-        rounding=ROUND_FLOOR,
+        quantity=amount, quantity_scale=rate.currency.scale, price_e8=rate.price_e8,
+        settlement_scale=settlement_currency().scale, rounding=ROUND_FLOOR,
     )
+
+
+def _rate_with_currency(shape: None, *, currency_code: str, settlement_code: str) -> QuerySet[Rate]:
+    rates = Rate.objects.filter(currency_id=currency_code, quote_currency_id=settlement_code)
+    return rates.select_related("currency")[:1]
+
+
+_RATE_WITH_CURRENCY = CompiledQuery(_rate_with_currency)
 
 
 def currency_is_offered(*, client_id: int, currency_code: str) -> bool:

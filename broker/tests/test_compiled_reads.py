@@ -4,7 +4,7 @@ import pytest
 from django.db import transaction
 
 from broker.models import OfferedCurrency, Order, Rate
-from broker.selectors import CurrencyTradingFacts, _currency_trading_facts, currency_trading_facts
+from broker.selectors import CurrencyTradingFacts, _currency_trading_facts, currency_trading_facts, settlement_value
 from broker.services import OrderRequest, order_execution, order_submission, order_submit, quote_create, rate_update
 from ledger.models import Currency
 from ledger.selectors import currency_active_find
@@ -106,3 +106,15 @@ def test_the_users_accounts_read_at_submission_are_the_querysets(alice, alice_us
         expected = list(order_submission._user_accounts(None, **values))
         assert sorted(map(_row, fetched)) == sorted(map(_row, expected))
         assert len(fetched) == (1 if user == alice else 0)
+
+
+def test_a_value_in_the_settlement_currency_is_read_at_the_current_rate_or_none_without_one(btc):
+    # given: BTC at 60,000.00, ETH without a rate
+    Rate.objects.filter(currency_id="ETH").delete()
+    for _ in range(2):  # compiled on the first call, reused on the second
+        # then: 0.00012345 BTC is worth 7.40 (7.407 rounded down)
+        assert settlement_value(currency_code="BTC", amount=12_345) == 740
+        assert settlement_value(currency_code="USD", amount=12_345) == 12_345
+        assert settlement_value(currency_code="ETH", amount=12_345) is None
+    rate_update(currency="BTC", price_e8=1 * 10**8, source="demo")
+    assert settlement_value(currency_code="BTC", amount=10**8) == 100

@@ -10,6 +10,9 @@ model instances the way Django's own iterator does (`select_related` included).
 The queryset is still written once, with the ORM and the usual selectors (tenant scoping
 included); only its compilation is kept. Compiled SQL depends on nothing but the code and the
 database backend, so it never goes stale within a process.
+
+`row_update` does the same for `save(update_fields=…)` on the money path: the UPDATE is written
+once per model and fields, the values are prepared by the fields as Django prepares them.
 """
 
 from collections.abc import Callable, Hashable, Sequence
@@ -17,9 +20,10 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any, Generic, TypeVar
 
-from django.db import connections
-from django.db.models import Model, QuerySet
+from django.db import DatabaseError, connections, transaction
+from django.db.models import Field, Model, QuerySet
 from django.db.models.query import get_related_populators
+from django.db.models.signals import post_save, pre_save
 
 M = TypeVar("M", bound=Model)
 
@@ -132,3 +136,42 @@ class CompiledQuery(Generic[M]):
                 setattr(instance, name, row[column])
             instances.append(instance)
         return instances
+
+
+_UPDATES: dict[tuple[type[Model], tuple[str, ...], str], tuple[str, list[Field]]] = {}
+
+
+def row_update(instance: Model, *, update_fields: Sequence[str], using: str = "default") -> None:
+    """`instance.save(update_fields=update_fields)` with its UPDATE written once per process per
+    model and fields: the same values (each field's `pre_save`, so `auto_now` advances, and its
+    `get_db_prep_save`), the same error when no row matched, rolled back the same way on an error.
+    A model with save signals listened to is saved by Django, signals included."""
+    model = type(instance)
+    if pre_save.has_listeners(model) or post_save.has_listeners(model):
+        instance.save(update_fields=update_fields, using=using)
+        return
+    connection = connections[using]
+    key = (model, tuple(update_fields), using)
+    statement = _UPDATES.get(key)
+    if statement is None:
+        statement = _UPDATES[key] = _update_statement(model, update_fields, connection)
+    sql, fields = statement
+    params = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in fields]
+    params.append(model._meta.pk.get_db_prep_value(instance.pk, connection))
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount == 0:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+def _update_statement(model: type[Model], update_fields: Sequence[str], connection: Any) -> tuple[str, list[Field]]:
+    meta, quote = model._meta, connection.ops.quote_name
+    fields: list[Field] = []
+    for name in update_fields:
+        field = meta.get_field(name)
+        if not isinstance(field, Field) or not field.concrete or field.primary_key or hasattr(field, "get_placeholder"):
+            raise ValueError("row_update writes plain concrete columns only.")
+        fields.append(field)
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    pk_column = quote(meta.pk.column)
+    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {pk_column} = %s", fields  # noqa: S608

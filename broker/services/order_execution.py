@@ -28,7 +28,7 @@ from broker.errors import (
 from broker.models import Order, Side
 from broker.selectors import settlement_price_find, settlement_price_subquery
 from broker.services.trades import TradeTerms, trade_legs, trade_terms
-from core.compiled import CompiledQuery
+from core.compiled import CompiledQuery, row_update
 from core.errors import DomainError
 from events.services import event_record
 from ledger.errors import CurrencyNotAuthorizedError
@@ -281,6 +281,12 @@ def _user_accounts_authorized(
 _USER_ACCOUNTS_AUTHORIZED = CompiledQuery(_user_accounts_authorized)
 
 
+_FILL_FIELDS = (
+    "status", "fill_quantity", "fill_price_e8", "fill_usd_amount", "fee", "entry", "filled_at", "closed_at",
+    "triggered_at", "updated_at",
+)
+
+
 def _order_record_fill(*, order: Order, terms: TradeTerms, entry: JournalEntry, now: datetime) -> Order:
     order.status = Order.Status.FILLED
     order.fill_quantity = terms.quantity
@@ -289,10 +295,7 @@ def _order_record_fill(*, order: Order, terms: TradeTerms, entry: JournalEntry, 
     order.fee = terms.fee
     order.entry = entry
     order.filled_at = order.closed_at = now
-    order.save(update_fields=[
-        "status", "fill_quantity", "fill_price_e8", "fill_usd_amount", "fee", "entry", "filled_at", "closed_at",
-        "triggered_at", "updated_at",
-    ])
+    row_update(order, update_fields=_FILL_FIELDS)
     event_record(type="order.filled", obj=order)
     return order
 

@@ -2,10 +2,20 @@
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from broker.models import OfferedCurrency, Order, Rate
 from broker.selectors import CurrencyTradingFacts, _currency_trading_facts, currency_trading_facts, settlement_value
-from broker.services import OrderRequest, order_execution, order_submission, order_submit, quote_create, rate_update
+from broker.services import (
+    OrderRequest,
+    order_execute,
+    order_execution,
+    order_submission,
+    order_submit,
+    quote_create,
+    rate_update,
+)
+from core.compiled import row_update
 from ledger.models import Currency
 from ledger.selectors import currency_active_find
 from ledger.services import account_create
@@ -118,3 +128,24 @@ def test_a_value_in_the_settlement_currency_is_read_at_the_current_rate_or_none_
         assert settlement_value(currency_code="ETH", amount=12_345) is None
     rate_update(currency="BTC", price_e8=1 * 10**8, source="demo")
     assert settlement_value(currency_code="BTC", amount=10**8) == 100
+
+
+def test_a_fills_columns_are_written_as_save_writes_them_and_updated_at_advances(alice, alice_usd, btc):
+    # given: two filled orders, read back
+    request = OrderRequest(user=alice, side="buy", currency=btc, quantity=10_000)
+    orders = [order_execute(order_id=order_submit(request=request).pk) for _ in range(2)]
+    first, second = (Order.objects.get(pk=order.pk) for order in orders)
+    before = second.updated_at
+    # when: the same change, saved by Django and by the fill's row_update
+    for order in (first, second):
+        order.fill_price_e8, order.fee, order.triggered_at, order.reject_reason = 1, 2, timezone.now(), "not written"
+    first.save(update_fields=list(order_execution._FILL_FIELDS))
+    row_update(second, update_fields=order_execution._FILL_FIELDS)
+    # then
+    assert second.updated_at > before
+    stored = [Order.objects.get(pk=order.pk) for order in (first, second)]
+    for order, written in zip(stored, (first, second), strict=True):
+        assert (order.fill_price_e8, order.fee, order.triggered_at, order.updated_at, order.reject_reason) == (
+            1, 2, written.triggered_at, written.updated_at, ""
+        )
+        assert (order.status, order.entry_id, order.filled_at) == (written.status, written.entry_id, written.filled_at)

@@ -1,12 +1,13 @@
 """CompiledQuery: a queryset compiled once per shape gives what the queryset itself gives."""
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Exists
+from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from core.compiled import CompiledQuery
+from core.compiled import CompiledQuery, row_update
 from ledger.models import Account, Currency, CurrencyAuthorization
 from ledger.services import account_create, currency_authorization_grant
 from tests.factories import ClientFactory, EndUserFactory
@@ -122,3 +123,43 @@ def test_a_string_value_the_query_changes_is_refused():
     uppercased = CompiledQuery(lambda shape, *, code: Currency.objects.filter(code=code.upper()))
     with pytest.raises(ValueError, match="must appear"):
         uppercased.fetch(code="BTC")
+
+
+def test_row_update_writes_what_save_with_update_fields_writes():
+    # given: two users changed the same way, one saved by Django, one by row_update
+    first, second = EndUserFactory(), EndUserFactory()
+    for user in (first, second):
+        user.first_name, user.is_active = "Renamed", False
+        user.last_name = "not written"
+    # when
+    first.save(update_fields=["first_name", "is_active"])
+    row_update(second, update_fields=["first_name", "is_active"])
+    # then: the named columns only
+    for user in (first, second):
+        stored = User.objects.get(pk=user.pk)
+        assert (stored.first_name, stored.is_active) == ("Renamed", False)
+        assert stored.last_name != "not written"
+
+
+def test_row_update_of_a_missing_row_fails_as_save_does():
+    user = EndUserFactory()
+    User.objects.filter(pk=user.pk).delete()
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        row_update(user, update_fields=["first_name"])
+
+
+def test_row_update_leaves_a_model_with_save_signals_to_django():
+    user = EndUserFactory()
+    heard = []
+
+    def receiver(sender, instance, update_fields, **kwargs):
+        heard.append(set(update_fields))
+
+    post_save.connect(receiver, sender=User)
+    try:
+        user.first_name = "Heard"
+        row_update(user, update_fields=["first_name"])
+    finally:
+        post_save.disconnect(receiver, sender=User)
+    assert heard == [{"first_name"}]
+    assert User.objects.get(pk=user.pk).first_name == "Heard"

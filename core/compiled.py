@@ -11,8 +11,9 @@ The queryset is still written once, with the ORM and the usual selectors (tenant
 included); only its compilation is kept. Compiled SQL depends on nothing but the code and the
 database backend, so it never goes stale within a process.
 
-`row_update` does the same for `save(update_fields=…)` on the money path: the UPDATE is written
-once per model and fields, the values are prepared by the fields as Django prepares them.
+`row_update` and `row_create` do the same for `save(update_fields=…)` and `objects.create(…)` on
+the money path: the statement is written once per model (and fields), the values are prepared by
+the fields as Django prepares them.
 """
 
 from collections.abc import Callable, Hashable, Sequence
@@ -175,3 +176,56 @@ def _update_statement(model: type[Model], update_fields: Sequence[str], connecti
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     pk_column = quote(meta.pk.column)
     return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {pk_column} = %s", fields  # noqa: S608
+
+
+_INSERTS: dict[tuple[type[Model], str], tuple[str, list[Field]] | None] = {}
+
+
+def row_create(model: type[M], *, using: str = "default", **values: Any) -> M:
+    """`model.objects.create(**values)` with its INSERT written once per process per model: the
+    same instance (each field's `pre_save`, so `auto_now_add` and defaults apply, and its
+    `get_db_prep_save`; the primary key from RETURNING), rolled back the same way on an error.
+    A model Django inserts differently (save signals listened to, parents, database defaults,
+    a backend without RETURNING) is created by Django."""
+    key = (model, using)
+    if key not in _INSERTS:
+        _INSERTS[key] = _insert_statement(model, connections[using])
+    statement = _INSERTS[key]
+    if (
+        statement is None
+        or pre_save.has_listeners(model)
+        or post_save.has_listeners(model)
+        or any(hasattr(value, "resolve_expression") for value in values.values())
+    ):
+        return model._default_manager.using(using).create(**values)
+    sql, fields = statement
+    connection = connections[using]
+    instance = model(**values)
+    instance._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]  # Django's own check
+    params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (pk,) = cursor.fetchone()
+    setattr(instance, model._meta.pk.attname, pk)
+    instance._state.adding = False
+    instance._state.db = using
+    return instance
+
+
+def _insert_statement(model: type[Model], connection: Any) -> tuple[str, list[Field]] | None:
+    meta, quote = model._meta, connection.ops.quote_name
+    auto_field = meta.auto_field
+    fields = [field for field in meta.local_concrete_fields if field is not auto_field]
+    if (
+        auto_field is None
+        or meta.parents
+        or list(meta.db_returning_fields) != [auto_field]
+        or not connection.features.can_return_columns_from_insert
+        or any(field.generated or field.has_db_default() or hasattr(field, "get_placeholder") for field in fields)
+    ):
+        return None
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    returning, _ = connection.ops.return_insert_columns([auto_field])
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) {returning}"  # noqa: S608
+    return sql, fields

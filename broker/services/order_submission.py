@@ -28,7 +28,7 @@ from broker.services.market import (
 from broker.services.quotes import quote_claim
 from broker.services.scheduling import order_execution_schedule
 from broker.services.trades import trade_terms
-from core.compiled import CompiledQuery
+from core.compiled import CompiledQuery, row_create
 from events.services import event_record
 from ledger.models import Account, Currency
 from ledger.money import is_minor_units
@@ -138,7 +138,7 @@ def order_submit(*, request: OrderRequest) -> Order:
             hold=hold,
             expires_at=request.expires_at,
         )
-        order = _order_insert(fields=order_fields) if request.client_order_id else Order.objects.create(**order_fields)
+        order = _order_insert(fields=order_fields) if request.client_order_id else row_create(Order, **order_fields)
         event_record(type="order.accepted", obj=order)
         order_execution_schedule(order_id=order.pk)
     return order

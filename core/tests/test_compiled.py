@@ -7,7 +7,7 @@ from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from core.compiled import CompiledQuery, row_update
+from core.compiled import CompiledQuery, row_create, row_update
 from ledger.models import Account, Currency, CurrencyAuthorization
 from ledger.services import account_create, currency_authorization_grant
 from tests.factories import ClientFactory, EndUserFactory
@@ -163,3 +163,39 @@ def test_row_update_leaves_a_model_with_save_signals_to_django():
         post_save.disconnect(receiver, sender=User)
     assert heard == [{"first_name"}]
     assert User.objects.get(pk=user.pk).first_name == "Heard"
+
+
+def test_row_create_makes_the_instance_and_row_create_makes():
+    # given: a user (defaults, auto_now_add and foreign keys all apply)
+    client = ClientFactory()
+    values = {"username": "row-create", "client": client, "kind": User.Kind.END_USER, "external_id": "x-1"}
+    # when
+    created = row_create(User, **values)
+    expected = User.objects.create(**{**values, "username": "objects-create", "external_id": "x-2"})
+    # then: the same columns, saved and read back alike, apart from the id, the values given and the clock
+    differing = {"id", "username", "external_id", "date_joined", "created_at", "updated_at"}
+
+    def columns(user):
+        return {field.attname: getattr(user, field.attname) for field in User._meta.concrete_fields}
+
+    for instance in (created, expected):
+        assert not instance._state.adding and instance._state.db == "default"
+        assert columns(User.objects.get(pk=instance.pk)) == columns(instance)
+    assert {name: value for name, value in columns(created).items() if name not in differing} == {
+        name: value for name, value in columns(expected).items() if name not in differing
+    }
+    assert created.client is client and created.pk != expected.pk
+
+
+def test_row_create_leaves_a_model_with_save_signals_to_django():
+    heard = []
+
+    def receiver(sender, instance, created, **kwargs):
+        heard.append(created)
+
+    post_save.connect(receiver, sender=User)
+    try:
+        user = row_create(User, username="heard", client=ClientFactory(), kind=User.Kind.END_USER)
+    finally:
+        post_save.disconnect(receiver, sender=User)
+    assert heard == [True] and User.objects.filter(pk=user.pk).exists()

@@ -7,6 +7,7 @@ creates and releases.
 from django.db import connection, transaction
 from django.db.models import F
 
+from core.compiled import row_create
 from ledger.errors import InactiveAccountError, InsufficientFundsError
 from ledger.models import Account, Hold
 from ledger.money import amount_render, minor_units_check
@@ -35,7 +36,7 @@ def hold_create(*, account: Account, amount: int, reason: str = "") -> Hold:
             else:
                 cursor.execute(_HOLD_UPDATE_GUARDED, [amount, account.pk, True, amount])
             is_held = cursor.rowcount == 1
-        hold = Hold.objects.create(account=account, amount=amount, reason=reason) if is_held else None
+        hold = row_create(Hold, account=account, amount=amount, reason=reason) if is_held else None
     if hold is None:
         if not Account.objects.filter(pk=account.pk, is_active=True).exists():
             raise InactiveAccountError(f"Account {account.pk} is inactive.")

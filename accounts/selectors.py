@@ -2,9 +2,10 @@
 
 from django.db.models import QuerySet
 
-from accounts.callers import Caller, scope_to_caller
+from accounts.callers import Caller, caller_rebuilt, caller_shape, scope_to_caller
 from accounts.models import Client, User
 from core.api.fields import MAX_ID
+from core.compiled import CompiledQuery
 from core.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 
 
@@ -15,6 +16,23 @@ def user_list(*, caller: Caller) -> QuerySet[User]:
     if caller.is_end_user:
         users = users.filter(pk=caller.end_user_id)
     return users
+
+
+def user_with_client_find(*, caller: Caller, user_id: int) -> User | None:
+    """The user `user_id` if in `user_list(caller=caller)`, with its client (one join), or None.
+
+    Trades read it on every request, so its SQL is compiled once per caller shape (core.compiled)."""
+    shape, values = caller_shape(caller)
+    found = _USER_WITH_CLIENT.fetch(shape, user_id=user_id, **values)
+    return found[0] if found else None
+
+
+def _user_with_client(shape, *, user_id: int, **caller_values: int) -> QuerySet[User]:
+    users = user_list(caller=caller_rebuilt(shape, **caller_values))
+    return users.select_related("client").filter(pk=user_id).order_by("pk")[:1]
+
+
+_USER_WITH_CLIENT = CompiledQuery(_user_with_client)
 
 
 def access_user_for_token(*, caller: Caller, user_id: int) -> User:

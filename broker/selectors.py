@@ -20,6 +20,7 @@ from accounts.models import User
 from broker.errors import RateUnavailableError
 from broker.models import PRICE_SCALE, Conversion, OfferedCurrency, Order, Quote, Rate, RateHistory, Side
 from broker.pricing import ROUND_FLOOR, notional_for_quantity
+from core.compiled import CompiledQuery
 from ledger.models import Account, Currency, CurrencyAuthorization
 from ledger.selectors import settlement_currency
 
@@ -64,18 +65,23 @@ def settlement_value(*, currency_code: str, amount: int) -> int | None:
     None when no rate is known."""
     if currency_code == settings.SETTLEMENT_CURRENCY:
         return amount
-    row = (
-        Rate.objects.filter(currency_id=currency_code, quote_currency_id=settings.SETTLEMENT_CURRENCY)
-        .values_list("price_e8", "currency__scale")
-        .first()
-    )
-    if row is None:
+    # Read for every movement compliance values (each fill): compiled once per process (core.compiled).
+    found = _RATE_WITH_CURRENCY.fetch(currency_code=currency_code, settlement_code=settings.SETTLEMENT_CURRENCY)
+    if not found:
         return None
-    price_e8, scale = row
+    rate = found[0]
     return notional_for_quantity(
-        quantity=amount, quantity_scale=scale, price_e8=price_e8, settlement_scale=settlement_currency().scale,
-        rounding=ROUND_FLOOR,
+        quantity=amount, quantity_scale=rate.currency.scale, price_e8=rate.price_e8,
+        settlement_scale=settlement_currency().scale, rounding=ROUND_FLOOR,
     )
+
+
+def _rate_with_currency(shape: None, *, currency_code: str, settlement_code: str) -> QuerySet[Rate]:
+    rates = Rate.objects.filter(currency_id=currency_code, quote_currency_id=settlement_code)
+    return rates.select_related("currency")[:1]
+
+
+_RATE_WITH_CURRENCY = CompiledQuery(_rate_with_currency)
 
 
 def currency_is_offered(*, client_id: int, currency_code: str) -> bool:
@@ -101,22 +107,30 @@ def currency_trading_facts(*, user: User, currency_code: str) -> CurrencyTrading
     price (`settlement_price_find`): the reads every trade starts with, in one statement."""
     if currency_code == settings.SETTLEMENT_CURRENCY:
         return CurrencyTradingFacts(is_offered=True, is_authorized=True, price_e8=10**PRICE_SCALE)
-    offerings = OfferedCurrency.objects.filter(client_id=user.client_id)
-    row = (
-        Currency.objects.filter(code=currency_code)
-        .annotate(
-            is_offered=ExpressionWrapper(
-                ~Exists(offerings) | Exists(offerings.filter(currency_id=currency_code)), output_field=BooleanField()
-            ),
-            is_authorized=Exists(CurrencyAuthorization.objects.filter(user_id=user.pk, currency_id=currency_code)),
-            price_e8=settlement_price_subquery(currency_field="code"),
-        )
-        .values_list("is_offered", "is_authorized", "price_e8")
-        .first()
-    )
-    if row is None:
+    # Run on every trade: compiled once per process (core.compiled).
+    found = _CURRENCY_TRADING_FACTS.fetch(client_id=user.client_id, user_id=user.pk, currency_code=currency_code)
+    if not found:
         return CurrencyTradingFacts(is_offered=False, is_authorized=False, price_e8=None)
-    return CurrencyTradingFacts(is_offered=bool(row[0]), is_authorized=bool(row[1]), price_e8=row[2])
+    facts = found[0]
+    return CurrencyTradingFacts(
+        is_offered=bool(facts.is_offered),  # the query's annotations
+        is_authorized=bool(facts.is_authorized),
+        price_e8=facts.price_e8,
+    )
+
+
+def _currency_trading_facts(shape: None, *, client_id: int, user_id: int, currency_code: str) -> QuerySet[Currency]:
+    offerings = OfferedCurrency.objects.filter(client_id=client_id)
+    return Currency.objects.filter(code=currency_code).annotate(
+        is_offered=ExpressionWrapper(
+            ~Exists(offerings) | Exists(offerings.filter(currency_id=currency_code)), output_field=BooleanField()
+        ),
+        is_authorized=Exists(CurrencyAuthorization.objects.filter(user_id=user_id, currency_id=currency_code)),
+        price_e8=settlement_price_subquery(currency_field="code"),
+    )
+
+
+_CURRENCY_TRADING_FACTS = CompiledQuery(_currency_trading_facts)
 
 
 def user_currency_list(*, user: User) -> QuerySet[Currency]:

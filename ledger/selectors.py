@@ -40,7 +40,16 @@ def currency_active_find(*, code: str) -> Currency | None:
     404 (the resource does not exist); a service or command given a code raises
     UnknownCurrencyError (`currency_get`).
     """
-    return Currency.objects.filter(code=str(code).upper(), is_active=True).first()
+    # Read on every request that names a currency: compiled once per process (core.compiled).
+    found = _ACTIVE_CURRENCY.fetch(code=str(code).upper())
+    return found[0] if found else None
+
+
+def _active_currency(shape: None, *, code: str) -> QuerySet[Currency]:
+    return Currency.objects.filter(code=code, is_active=True).order_by("pk")[:1]
+
+
+_ACTIVE_CURRENCY = CompiledQuery(_active_currency)
 
 
 def currency_get(*, code: str) -> Currency:

@@ -10,6 +10,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
+from rest_framework.utils.serializer_helpers import ReturnDict
 
 from accounts.api.base import CLIENT_PARAMETER, CallerViewMixin
 from accounts.api.permissions import IsOperationsStaff
@@ -30,6 +31,7 @@ from broker.api.serializers import (
     UserCurrencyGrantSerializer,
     UserCurrencySerializer,
     UserPositionsSerializer,
+    order_render,
 )
 from broker.models import Conversion, Order, Quote, Rate, RateHistory
 from broker.selectors import (
@@ -230,14 +232,20 @@ class OrderViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         serializer = OrderCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         order = order_submit(request=serializer.to_request())
-        return Response(OrderSerializer(order).data, status=status.HTTP_202_ACCEPTED)
+        return Response(_order_data(order), status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: OrderSerializer})
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def cancel(self, request, pk=None):
         order = order_cancel(order=self.get_object(), actor=self.caller.user)
-        return Response(OrderSerializer(order).data)
+        return Response(_order_data(order))
+
+
+def _order_data(order: Order) -> ReturnDict:
+    # What OrderSerializer(order).data is (the browsable API reads its serializer), rendered once
+    # per process's serializer (order_render).
+    return ReturnDict(order_render(order), serializer=OrderSerializer(order))
 
 
 @extend_schema_view(list=extend_schema(parameters=[CLIENT_PARAMETER]))

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, Q
+from django.db.models import Exists, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -28,6 +28,7 @@ from broker.errors import (
 from broker.models import Order, Side
 from broker.selectors import settlement_price_find, settlement_price_subquery
 from broker.services.trades import TradeTerms, trade_legs, trade_terms
+from core.compiled import CompiledQuery, row_update
 from core.errors import DomainError
 from events.services import event_record
 from ledger.errors import CurrencyNotAuthorizedError
@@ -65,13 +66,7 @@ def order_execute(*, order_id: int) -> Order:
         # which are as of the statement's start. For the hold that is safe: it only changes when
         # the order becomes final (fill, cancel, expiry, all under this lock), and a final order
         # returns below. The user and the price are not locked by anyone, as when read apart.
-        order = (
-            Order.objects.select_for_update(of=("self",))
-            .select_related("hold", "currency", "user", "quote")
-            .annotate(current_price_e8=settlement_price_subquery(currency_field="currency_id"))
-            .filter(pk=order_id)
-            .first()
-        )
+        order = next(iter(_ORDER_FOR_EXECUTION.fetch(order_id=order_id)), None)
         if order is None:
             raise OrderNotFoundError(f"Order {order_id} not found.")
         if order.is_final:
@@ -81,7 +76,7 @@ def order_execute(*, order_id: int) -> Order:
             return _order_close(order=order, status=Order.Status.EXPIRED, reason="expired", now=now)
         if order.quote_id is not None:
             return _order_fill(order=order, price_e8=order.quote.price_e8, now=now)
-        price_e8 = order.current_price_e8
+        price_e8: int | None = order.current_price_e8  # the query's annotation
         if price_e8 is None:
             if order.type == Order.Type.MARKET:
                 return _order_close(
@@ -100,6 +95,20 @@ def order_execute(*, order_id: int) -> Order:
         if order.time_in_force == Order.TimeInForce.IOC:
             return _order_close(order=order, status=Order.Status.EXPIRED, reason="ioc_not_filled", now=now)
         return _order_rest(order=order)
+
+
+def _order_for_execution(shape: None, *, order_id: int) -> QuerySet[Order]:
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("hold", "currency", "user", "quote")
+        .annotate(current_price_e8=settlement_price_subquery(currency_field="currency_id"))
+        .filter(pk=order_id)
+        .order_by("pk")[:1]
+    )
+
+
+# Run on every fill: Django compiled it anew each time, more CPU than the statement (core.compiled).
+_ORDER_FOR_EXECUTION = CompiledQuery(_order_for_execution)
 
 
 def order_cancel(*, order: Order, actor: User | None = None) -> Order:
@@ -243,13 +252,11 @@ def _order_fill(*, order: Order, price_e8: int, now: datetime) -> Order:
 def _user_accounts_checked(*, order: Order) -> tuple[Account, Account]:
     """The user's settlement and traded-currency accounts, in one statement with whether the user
     is still authorized for the currency; raises as `account_check_can_move` would."""
-    authorized = CurrencyAuthorization.objects.filter(user_id=order.user_id, currency_id=order.currency_id)
-    accounts = {
-        account.currency_id: account
-        for account in Account.objects.filter(
-            user_id=order.user_id, currency_id__in=[settings.SETTLEMENT_CURRENCY, order.currency_id]
-        ).annotate(is_authorized=Exists(authorized))
-    }
+    found = _USER_ACCOUNTS_AUTHORIZED.fetch(
+        user_id=order.user_id, currency_code=order.currency_id,
+        currency_codes=[settings.SETTLEMENT_CURRENCY, order.currency_id],
+    )
+    accounts = {account.currency_id: account for account in found}
     user_usd, user_currency = accounts.get(settings.SETTLEMENT_CURRENCY), accounts.get(order.currency_id)
     if user_usd is None or user_currency is None:
         # order_submit opened both; accounts are never deleted.
@@ -257,9 +264,27 @@ def _user_accounts_checked(*, order: Order) -> tuple[Account, Account]:
     for account in (user_usd, user_currency):
         account.user = order.user  # read with the order, under its lock
         account_check_can_move(account=account, check_authorization=False)
-    if not user_currency.is_authorized:
+    if not user_currency.is_authorized:  # the query's annotation
         raise CurrencyNotAuthorizedError(f"User {order.user_id} is not authorized for {order.currency_id}.")
     return user_usd, user_currency
+
+
+def _user_accounts_authorized(
+    shape: None, *, user_id: int, currency_code: str, currency_codes: list[str]
+) -> QuerySet[Account]:
+    authorized = CurrencyAuthorization.objects.filter(user_id=user_id, currency_id=currency_code)
+    return Account.objects.filter(user_id=user_id, currency_id__in=currency_codes).annotate(
+        is_authorized=Exists(authorized)
+    )
+
+
+_USER_ACCOUNTS_AUTHORIZED = CompiledQuery(_user_accounts_authorized)
+
+
+_FILL_FIELDS = (
+    "status", "fill_quantity", "fill_price_e8", "fill_usd_amount", "fee", "entry", "filled_at", "closed_at",
+    "triggered_at", "updated_at",
+)
 
 
 def _order_record_fill(*, order: Order, terms: TradeTerms, entry: JournalEntry, now: datetime) -> Order:
@@ -270,10 +295,7 @@ def _order_record_fill(*, order: Order, terms: TradeTerms, entry: JournalEntry, 
     order.fee = terms.fee
     order.entry = entry
     order.filled_at = order.closed_at = now
-    order.save(update_fields=[
-        "status", "fill_quantity", "fill_price_e8", "fill_usd_amount", "fee", "entry", "filled_at", "closed_at",
-        "triggered_at", "updated_at",
-    ])
+    row_update(order, update_fields=_FILL_FIELDS)
     event_record(type="order.filled", obj=order)
     return order
 

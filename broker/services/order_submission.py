@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -27,6 +28,7 @@ from broker.services.market import (
 from broker.services.quotes import quote_claim
 from broker.services.scheduling import order_execution_schedule
 from broker.services.trades import trade_terms
+from core.compiled import CompiledQuery, row_create
 from events.services import event_record
 from ledger.models import Account, Currency
 from ledger.money import is_minor_units
@@ -136,7 +138,7 @@ def order_submit(*, request: OrderRequest) -> Order:
             hold=hold,
             expires_at=request.expires_at,
         )
-        order = _order_insert(fields=order_fields) if request.client_order_id else Order.objects.create(**order_fields)
+        order = _order_insert(fields=order_fields) if request.client_order_id else row_create(Order, **order_fields)
         event_record(type="order.accepted", obj=order)
         order_execution_schedule(order_id=order.pk)
     return order
@@ -172,11 +174,19 @@ def _order_insert(*, fields: dict) -> Order:
 
 def _user_accounts_find(*, user: User, currency: Currency) -> dict[str, Account]:
     """The user's settlement and `currency` accounts that exist, by currency code, in one statement."""
-    accounts = Account.objects.filter(user=user, currency_id__in=[settings.SETTLEMENT_CURRENCY, currency.code])
+    accounts = _USER_ACCOUNTS.fetch(user_id=user.pk, currency_codes=[settings.SETTLEMENT_CURRENCY, currency.code])
     found = {account.currency_id: account for account in accounts}
     for account in found.values():
         account.user = user
     return found
+
+
+def _user_accounts(shape: None, *, user_id: int, currency_codes: list[str]) -> QuerySet[Account]:
+    return Account.objects.filter(user_id=user_id, currency_id__in=currency_codes)
+
+
+# Read on every order: compiled once per process (core.compiled).
+_USER_ACCOUNTS = CompiledQuery(_user_accounts)
 
 
 def _check_shape(*, request: OrderRequest, now: datetime) -> None:

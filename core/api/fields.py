@@ -25,17 +25,31 @@ class ScopedIdField(serializers.Field):
 
     `queryset_for(caller)` returns what the caller may reference (a selector). An object of
     another tenant is indistinguishable from one that does not exist: 404, never 403 or 400.
-    In responses it renders the id.
+    In responses it renders the id. Instead of `queryset_for`, `find(caller, pk)` may return the
+    object or None itself (a selector whose query is compiled once, core.compiled).
 
         from_account = ScopedIdField(queryset_for=lambda caller: account_list(caller=caller))
     """
 
     default_error_messages = {"invalid": "A positive integer id is expected."}
 
-    def __init__(self, *, queryset_for: Callable[[Any], QuerySet], not_found: str = "Not found.", **kwargs):
+    def __init__(
+        self,
+        *,
+        queryset_for: Callable[[Any], QuerySet] | None = None,
+        find: Callable[[Any, int], Model | None] | None = None,
+        not_found: str = "Not found.",
+        **kwargs,
+    ):
+        if (queryset_for is None) == (find is None):
+            raise TypeError("Give exactly one of queryset_for or find.")
         self.queryset_for = queryset_for
+        self.find = find or self._find_in_queryset
         self.not_found = not_found
         super().__init__(**kwargs)
+
+    def _find_in_queryset(self, caller: Any, pk: int) -> Model | None:
+        return self.queryset_for(caller).filter(pk=pk).first()  # type: ignore[misc]
 
     def to_internal_value(self, data):
         pk = self.parse_id(data)
@@ -47,11 +61,6 @@ class ScopedIdField(serializers.Field):
         if found is None:
             raise NotFound(self.not_found)
         return found
-
-    def find(self, caller, pk: int):
-        """The object `pk` among those `queryset_for(caller)` holds, or None. A subclass may find
-        it another way that answers the same (say, SQL compiled once per process)."""
-        return self.queryset_for(caller).filter(pk=pk).first()
 
     def parse_id(self, data) -> int:
         """The id as an int (400 `invalid` unless a positive 64-bit integer or its digits)."""

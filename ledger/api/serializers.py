@@ -222,10 +222,11 @@ class OwnAccountField(ScopedIdField):
     compiled once per process, on every deposit and withdrawal."""
 
     def __init__(self, **kwargs):
-        super().__init__(queryset_for=_own_accounts, not_found="Account not found.", **kwargs)
+        super().__init__(find=_own_account_find, not_found="Account not found.", **kwargs)
 
-    def find(self, caller, pk: int):
-        return account_find(caller=caller, account_id=pk)
+
+def _own_account_find(caller, pk: int) -> Account | None:
+    return account_find(caller=caller, account_id=pk)
 
 
 class MovementSerializer(AmountsMixin, serializers.Serializer):

@@ -4,14 +4,19 @@ Capture happens inside `entry_post` (the journal entry that spends the held fund
 creates and releases.
 """
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
-from django.db.models.lookups import GreaterThanOrEqual
 
+from core.compiled import row_create
 from ledger.errors import InactiveAccountError, InsufficientFundsError
 from ledger.models import Account, Hold
 from ledger.money import amount_render, minor_units_check
 from ledger.services.posting import hold_close
+
+# The guarded UPDATE, written once (on every order Django compiled it anew, more CPU than it
+# costs to run). `balance - held >= x`, not `balance >= held + x`: the sum could overflow 64 bits.
+_HOLD_UPDATE = "UPDATE ledger_account SET held = held + %s WHERE id = %s AND is_active = %s"
+_HOLD_UPDATE_GUARDED = f"{_HOLD_UPDATE} AND balance - held >= %s"
 
 
 def hold_create(*, account: Account, amount: int, reason: str = "") -> Hold:
@@ -22,15 +27,16 @@ def hold_create(*, account: Account, amount: int, reason: str = "") -> Hold:
     InactiveAccountError.
     """
     minor_units_check(amount, message="Hold amount must be a positive integer number of minor units.")
-    rows = Account.objects.filter(pk=account.pk, is_active=True)
-    if not account.allows_negative:
-        # `balance - held >= x`, not `balance >= held + x`: the sum could overflow 64 bits.
-        rows = rows.filter(GreaterThanOrEqual(F("balance") - F("held"), amount))
     # No savepoint: a refusal is raised outside the block, when the guarded UPDATE changed nothing,
     # so the caller's transaction is left as it was; any other error fails the caller's anyway.
     with transaction.atomic(savepoint=False):
-        is_held = rows.update(held=F("held") + amount) == 1
-        hold = Hold.objects.create(account=account, amount=amount, reason=reason) if is_held else None
+        with connection.cursor() as cursor:
+            if account.allows_negative:
+                cursor.execute(_HOLD_UPDATE, [amount, account.pk, True])
+            else:
+                cursor.execute(_HOLD_UPDATE_GUARDED, [amount, account.pk, True, amount])
+            is_held = cursor.rowcount == 1
+        hold = row_create(Hold, account=account, amount=amount, reason=reason) if is_held else None
     if hold is None:
         if not Account.objects.filter(pk=account.pk, is_active=True).exists():
             raise InactiveAccountError(f"Account {account.pk} is inactive.")

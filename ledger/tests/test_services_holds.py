@@ -36,6 +36,16 @@ def test_hold_above_the_available_balance_changes_nothing(alice_usd):
         hold_create(account=alice_usd, amount=40_001)
 
 
+def test_hold_on_an_account_allowed_to_go_negative_may_exceed_its_balance(usd_funding):
+    assert usd_funding.allows_negative
+    before = balance(usd_funding)
+    amount = abs(before[0]) + 10_000  # more than it has
+
+    hold_create(account=usd_funding, amount=amount)
+
+    assert balance(usd_funding) == (before[0], before[1] + amount)
+
+
 @pytest.mark.parametrize("amount", BAD_AMOUNTS)
 def test_hold_of_an_invalid_amount_changes_nothing(alice_usd, amount):
     with rejected_with("invalid_amount"):

@@ -12,6 +12,13 @@ The database named by DATABASE_URL is migrated and used as is (use a scratch dat
 PostgreSQL it is ANALYZEd after seeding. The API runs under gunicorn, the workers are
 `manage.py db_worker` processes, both started here and stopped at the end. Latency is
 order.filled_at - order.created_at as recorded by the server.
+
+The API is served with production settings (bench/production_env.py) and, on PostgreSQL, Redis
+as the shared cache (`--cache-url`, as production runs it); on SQLite the database cache, so the
+script needs nothing installed. With `--drain` the task workers start only once every order is
+accepted, and the script also prints how fast the workers alone fill the queued orders (fills/s
+with the cores to themselves, apart from PostgreSQL): the workers' capacity, which the first
+figure mixes with the web side's when both share the machine.
 """
 
 import argparse
@@ -27,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from production_env import production_env
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -53,20 +61,23 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0,
                         help="Submit at this many orders/s (0: as fast as the HTTP clients can).")
     parser.add_argument("--timeout", type=int, default=600, help="Seconds to wait for every order to be final.")
+    parser.add_argument("--cache-url", default=None, help="Shared cache (default: redis://127.0.0.1:6379/2 "
+                        "on PostgreSQL, the database cache on SQLite).")
+    parser.add_argument("--drain", action="store_true",
+                        help="Start the task workers once every order is accepted; print the workers' own fill rate.")
     options = parser.parse_args()
 
     temporary = tempfile.TemporaryDirectory()
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{temporary.name}/bench.sqlite3"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-orders-not-secret",
-        "API_THROTTLE_RATE": "100000000/min",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
+    is_postgresql = database_url.startswith("postgres")
+    cache_url = options.cache_url or ("redis://127.0.0.1:6379/2" if is_postgresql else "dbcache://django_cache")
+    environment = production_env(
+        DATABASE_URL=database_url,
+        CACHE_URL=cache_url,
+        API_THROTTLE_RATE="100000000/min",
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
     os.environ.update(environment)
     run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], environment)
     run([PYTHON, "manage.py", "createcachetable"], environment)
@@ -76,7 +87,6 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     django.setup()
     api_key, client_id, user_ids, account_ids = prepare(users=options.users, orders=options.orders)
-    is_postgresql = database_url.startswith("postgres")
     if is_postgresql:
         from django.db import connection
 
@@ -91,18 +101,25 @@ def main() -> None:
             cwd=ROOT, env=environment,
         )
     ]
-    processes += [
-        subprocess.Popen(
-            [PYTHON, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.05",
-             "--verbosity", "0"],
-            cwd=ROOT, env=environment,
+
+    def start_workers() -> None:
+        processes.extend(
+            subprocess.Popen(
+                [PYTHON, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.05",
+                 "--verbosity", "0"],
+                cwd=ROOT, env=environment,
+            )
+            for _ in range(options.task_workers)
         )
-        for _ in range(options.task_workers)
-    ]
+
+    if not options.drain:
+        start_workers()
     try:
         base = f"http://127.0.0.1:{port}/api/v1"
         wait_until_up(f"{base}/rates/BTC/", api_key)
         submit_seconds, rejected = submit(base, api_key, user_ids, options)
+        if options.drain:
+            start_workers()
         results = wait_for_fills(client_id, options.orders, options.timeout)
     finally:
         for process in processes:
@@ -111,6 +128,8 @@ def main() -> None:
             process.wait(timeout=30)
 
     fills_per_second = report(options, database_url, submit_seconds, rejected, results)
+    if options.drain:
+        fills_per_second = report_drain(results)
     # Before the ceiling, which writes outside the ledger's rules: the ledger is only verifiable
     # before it runs.
     print("verify_ledger:", flush=True)
@@ -207,6 +226,16 @@ def report(options, database_url: str, submit_seconds: float, rejected: int, res
     if not_filled:
         print(f"WARNING: {not_filled} orders not filled")
     return len(filled) / fill_span
+
+
+def report_drain(results: list[tuple]) -> float:
+    """The workers' own rate: the queued orders over the span of their fills (the first fill's
+    time less one fill's share, so that a single fill counts)."""
+    done = sorted(filled_at for status, _, filled_at in results if status == "filled")
+    span = (done[-1] - done[0]).total_seconds() * len(done) / max(len(done) - 1, 1)
+    print(f"drained:             {len(done) / span:8.1f} fills/s  ({len(done)} queued orders filled in {span:.2f} s "
+          "by the task workers alone)")
+    return len(done) / span
 
 
 def run(command: list[str], environment: dict) -> None:

@@ -372,17 +372,17 @@ def transfer_request_parse(data, *, context: dict) -> TransferRequest:
     accounts) and anything that way cannot decide goes to the serializer, which refuses it with
     the error it always gave (ValidationError, or NotFound for an account the caller may not use).
     `tests/test_api_bad_input.py` and `test_api_transfer_batches` hold the two ways together."""
-    accounts: dict = {}
     if type(data) is dict:
         ids = []
         for name in ("from_account", "to_account"):
             with contextlib.suppress(serializers.ValidationError, TypeError):
                 ids.append(_ID_FIELD.parse_id(data.get(name)))
-        accounts = transfer_accounts_get(caller=context["request"].auth, ids=ids)
-        plain = _transfer_request_plain(data, {**context, "accounts": accounts})
+        # Loaded once: the serializer below finds them in its context.
+        context = {**context, "accounts": transfer_accounts_get(caller=context["request"].auth, ids=ids)}
+        plain = _transfer_request_plain(data, context)
         if isinstance(plain, TransferRequest):
             return plain
-    serializer = TransferCreateSerializer(data=data, context={**context, "accounts": accounts} if accounts else context)
+    serializer = TransferCreateSerializer(data=data, context=context)
     serializer.is_valid(raise_exception=True)
     return TransferRequest(**serializer.validated_data)
 

@@ -4,17 +4,19 @@ Capture happens inside `entry_post` (the journal entry that spends the held fund
 creates and releases.
 """
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 
 from core.compiled import row_create
+from core.prepared import prepared_cursor
 from ledger.errors import InactiveAccountError, InsufficientFundsError
 from ledger.models import Account, Hold
 from ledger.money import amount_render, minor_units_check
 from ledger.services.posting import hold_close
 
 # The guarded UPDATE, written once (on every order Django compiled it anew, more CPU than it
-# costs to run). `balance - held >= x`, not `balance >= held + x`: the sum could overflow 64 bits.
+# costs to run), prepared once per connection like the money path's other fixed statements.
+# `balance - held >= x`, not `balance >= held + x`: the sum could overflow 64 bits.
 _HOLD_UPDATE = "UPDATE ledger_account SET held = held + %s WHERE id = %s AND is_active = %s"
 _HOLD_UPDATE_GUARDED = f"{_HOLD_UPDATE} AND balance - held >= %s"
 
@@ -30,7 +32,7 @@ def hold_create(*, account: Account, amount: int, reason: str = "") -> Hold:
     # No savepoint: a refusal is raised outside the block, when the guarded UPDATE changed nothing,
     # so the caller's transaction is left as it was; any other error fails the caller's anyway.
     with transaction.atomic(savepoint=False):
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             if account.allows_negative:
                 cursor.execute(_HOLD_UPDATE, [amount, account.pk, True])
             else:

@@ -74,15 +74,23 @@ def funded(db):
 
 
 def click_and_wait(browser, element) -> None:
-    """Click something that navigates, and wait until the new page replaced the old one: a bare
-    click may return before navigation, and the next lookup would then search the old page."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    """Click something that navigates, and wait until the new page has loaded: a bare click may
+    return before navigation, and the next lookup would then search the old page.
+
+    The old page is marked in its window object, which a navigation replaces. Watching the old
+    `<html>` element go stale is not enough: mid-navigation Chromium may answer for a node being
+    torn down with a generic error ("Node with given id does not belong to the document") instead
+    of a stale-element one, so every driver error while polling means "not there yet"."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    old_page = browser.find_element(By.TAG_NAME, "html")
+    browser.execute_script("window.__beforeClick = true;")
     element.click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
+        lambda driver: driver.execute_script(
+            "return window.__beforeClick === undefined && document.readyState === 'complete';"
+        )
+    )
 
 
 def console_errors(browser) -> list[dict]:

@@ -46,7 +46,7 @@ def event_record(
         raise ValueError(f"Unknown event type {type!r}.")
     if client_id is None:
         client_id = obj.client_id  # type: ignore[attr-defined]  # every evented model has a client
-    data = json.dumps(registry.render(obj, **render_context), cls=DjangoJSONEncoder)
+    data = event_data(obj, **render_context)
     # Part of the caller's transaction, without a savepoint of its own: on the hot path of every
     # movement, and an error here fails the change anyway.
     with transaction.atomic(savepoint=False):
@@ -58,6 +58,10 @@ def event_record(
             delivery_schedule(delivery_ids=delivery_ids)
     return event
 
+
+def event_data(obj: models.Model, **render_context: Any) -> str:
+    """The JSON text of an event's `data` about `obj`: what its app's renderer makes of it."""
+    return json.dumps(registry.render(obj, **render_context), cls=DjangoJSONEncoder)
 
 
 def event_record_many(
@@ -71,10 +75,7 @@ def event_record_many(
         raise ValueError(f"Unknown event type {type!r}.")
     contexts = render_contexts if render_contexts is not None else [{}] * len(objs)
     client_ids = [obj.client_id for obj in objs]  # type: ignore[attr-defined]  # every evented model has a client
-    data = [
-        json.dumps(registry.render(obj, **context), cls=DjangoJSONEncoder)
-        for obj, context in zip(objs, contexts, strict=True)
-    ]
+    data = [event_data(obj, **context) for obj, context in zip(objs, contexts, strict=True)]
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             events, delivery_ids = _events_write_in_one_statement(type=type, client_ids=client_ids, data=data)

@@ -15,8 +15,8 @@ from core.transactions import atomic_service
 from ledger.errors import BatchItemRefusedError
 from ledger.models import Account, JournalEntry
 from ledger.services.entries import entries_post
-from ledger.services.legs import EntryRequest, Leg
-from ledger.services.movements import posted_for_rendering, transfer_check
+from ledger.services.legs import EntryRequest, Leg, posted_for_rendering
+from ledger.services.movements import transfer_check
 
 
 @dataclass(frozen=True)

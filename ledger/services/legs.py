@@ -128,3 +128,20 @@ def postings_remember(*, entry: JournalEntry, postings: list[Posting]) -> None:
     written._result_cache = postings
     written._prefetch_done = True  # type: ignore[attr-defined]  # Django's prefetch protocol
     entry._prefetched_objects_cache = {"postings": written}  # type: ignore[attr-defined]
+
+
+def posted_for_rendering(posted: JournalEntry, *, legs: Sequence[Leg]) -> JournalEntry:
+    """A just-posted entry as the API renders it without a query: each leg's account shares the
+    currency another leg of that currency has loaded, and nothing reverses it yet."""
+    legs_share_currencies(legs)
+    posted.reversed_by_pk = None  # type: ignore[attr-defined]  # just written: nothing reverses it yet
+    return posted
+
+
+def legs_share_currencies(legs: Sequence[Leg]) -> None:
+    """Give each leg's account the currency another leg of that currency has loaded."""
+    is_cached = Account.currency.is_cached
+    currencies = {leg.account.currency_id: leg.account.currency for leg in legs if is_cached(leg.account)}
+    for leg in legs:
+        if not is_cached(leg.account) and leg.account.currency_id in currencies:
+            leg.account.currency = currencies[leg.account.currency_id]

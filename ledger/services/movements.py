@@ -5,8 +5,6 @@ transaction. A rejection raises a domain error and writes nothing. The entry com
 postings in memory (`entry.postings.all()` sends no query), so rendering it needs no re-read.
 """
 
-from collections.abc import Sequence
-
 from django.db import transaction
 
 from accounts.models import User
@@ -26,7 +24,7 @@ from ledger.models import Account, Hold, JournalEntry
 from ledger.money import minor_units_check
 from ledger.selectors import user_is_authorized
 from ledger.services.accounts import system_account_for_posting
-from ledger.services.legs import Leg
+from ledger.services.legs import Leg, posted_for_rendering
 from ledger.services.posting import entry_post
 
 
@@ -214,15 +212,3 @@ def _post(*, legs: list[Leg], **entry) -> JournalEntry:
     """`entry_post`, whose entry carries the postings it wrote in leg order (the order they were
     inserted in, i.e. of their ids), with each account's currency shared where one leg has it."""
     return posted_for_rendering(entry_post(legs=legs, **entry), legs=legs)
-
-
-def posted_for_rendering(posted: JournalEntry, *, legs: Sequence[Leg]) -> JournalEntry:
-    """A just-posted entry as the API renders it without a query: each leg's account shares the
-    currency another leg of that currency has loaded, and nothing reverses it yet."""
-    is_cached = Account.currency.is_cached
-    currencies = {leg.account.currency_id: leg.account.currency for leg in legs if is_cached(leg.account)}
-    for leg in legs:
-        if not is_cached(leg.account) and leg.account.currency_id in currencies:
-            leg.account.currency = currencies[leg.account.currency_id]
-    posted.reversed_by_pk = None  # type: ignore[attr-defined]  # just written: nothing reverses it yet
-    return posted

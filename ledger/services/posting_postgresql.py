@@ -28,7 +28,7 @@ _Model = TypeVar("_Model", bound=models.Model)
 
 # `ledger_entry_post` (migration 0009) on PostgreSQL: the updates, the entry and its postings in
 # one round trip. Guards by number, as the function reads them; refusals by SQLSTATE.
-_GUARD_CODES = {"none": 0, "available_covers": 1, "balance_at_least": 2, "balance_at_most": 3}
+GUARD_CODES = {"none": 0, "available_covers": 1, "balance_at_least": 2, "balance_at_most": 3}
 _ENTRY_POST = (
     "SELECT entry_id, created_at, posting_ids, sequences, balances, helds FROM ledger_entry_post("
     "%s, %s, %s, %s, %s::jsonb, %s, %s::bigint[], %s::bigint[], %s::bigint[], %s::integer[], %s::smallint[],"
@@ -56,7 +56,7 @@ def entry_post_in_one_call(
         reverses.pk if reverses is not None else None,
         [update.account_id for update in updates], [update.amount for update in updates],
         [update.released for update in updates], [update.postings for update in updates],
-        [_GUARD_CODES[guard] for guard, _ in guards], [bound for _, bound in guards],
+        [GUARD_CODES[guard] for guard, _ in guards], [bound for _, bound in guards],
         [leg.account.pk for leg in legs], [leg.amount for leg in legs], [hold.pk for hold in captured_holds],
     ]
     try:
@@ -64,13 +64,13 @@ def entry_post_in_one_call(
             cursor.execute(_ENTRY_POST, parameters)
             row = cursor.fetchone()
     except DatabaseError as error:
-        raise _refusal_from(error, updates) from None
+        raise refusal_from(error, updates) from None
     for hold in captured_holds:
         hold.status = Hold.Status.CAPTURED
-    return _built(entry_fields, legs, row)
+    return built_from_row(entry_fields, legs, row)
 
 
-def _built(entry_fields: dict, legs: Sequence[Leg], row: tuple) -> tuple[JournalEntry, list[Posting]]:
+def built_from_row(entry_fields: dict, legs: Sequence[Leg], row: tuple) -> tuple[JournalEntry, list[Posting]]:
     """The entry and its postings from what `ledger_entry_post` returned for them."""
     entry_id, created_at, posting_ids, sequences, balances, helds = row
     entry = _loaded(JournalEntry(id=entry_id, created_at=created_at, **entry_fields))
@@ -88,7 +88,7 @@ def _built(entry_fields: dict, legs: Sequence[Leg], row: tuple) -> tuple[Journal
     return entry, postings
 
 
-def _refusal_from(error: DatabaseError, updates: list[AccountUpdate]) -> Exception:
+def refusal_from(error: DatabaseError, updates: list[AccountUpdate]) -> Exception:
     sqlstate = getattr(error.__cause__, "sqlstate", None)
     if sqlstate == _SQLSTATE_HOLD_NOT_ACTIVE:
         return HoldNotActiveError(f"Hold {error.__cause__.diag.message_primary} is no longer active.")  # type: ignore[union-attr]
@@ -144,7 +144,7 @@ def entries_post_in_one_call(
             deltas.append(update.amount)
             released.append(update.released)
             counts.append(update.postings)
-            guards.append(_GUARD_CODES[guard])
+            guards.append(GUARD_CODES[guard])
             bounds.append(bound)
         leg_counts.append(len(request.legs))
         leg_accounts.extend(leg.account.pk for leg in request.legs)
@@ -158,7 +158,7 @@ def entries_post_in_one_call(
         if position is None or not position.isdigit():
             raise
         index, _, updates = to_post[int(position)]
-        refusal = _refusal_from(error, updates)
+        refusal = refusal_from(error, updates)
         if refusal is error:
             raise
         raise BatchItemRefusedError(index=index, error=refusal) from None  # type: ignore[arg-type]
@@ -170,7 +170,7 @@ def entries_post_in_one_call(
             continue
         entry_fields = {"client_id": request.client_id, "kind": request.kind, "reference": request.reference,
                         "metadata": request.metadata or {}, "reverses": None}
-        entry, postings = _built(entry_fields, request.legs, (entry_id, created_at, posting_ids, sequences,
+        entry, postings = built_from_row(entry_fields, request.legs, (entry_id, created_at, posting_ids, sequences,
                                                               balances, helds))
         postings_remember(entry=entry, postings=postings)
         outcomes.append((index, entry))

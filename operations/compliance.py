@@ -3,7 +3,9 @@
 `compliance_observe_entry` is listed in settings.LEDGER_ENTRY_OBSERVERS; `entry_post` calls it
 inside the posting transaction (`entries_post`, for a batch, calls `compliance_observe_entries`
 once for all its entries), so a review item exists exactly when its movement does, and a
-failure here rolls the movement back rather than letting it through unreviewed.
+failure here rolls the movement back rather than letting it through unreviewed. A movement
+posted in one statement (a transfer or deposit through the API on PostgreSQL) asks
+`compliance_statement_parameters` instead: the same rules and checks, written by that statement.
 
 It runs while the entry's account rows are locked, so it is kept O(1) in the user's history:
 - Active rules are read once per process every settings.COMPLIANCE_RULES_CACHE_SECONDS (a rule
@@ -19,7 +21,8 @@ The pending-withdrawal hold (operations.services) is decided before any of this,
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -67,33 +70,54 @@ def compliance_observe_entries(*, entries: Sequence[tuple[JournalEntry, Sequence
     for (entry, _), user_legs, user_ids in zip(entries, user_legs_of, users_of, strict=True):
         if not user_legs:
             continue
+        # Every rule judging the same leg needs the same value: read each currency's rate once per entry.
+        values: dict[tuple[str, int], int | None] = {}
         counts: dict[int, dict[int, int]] = {}
         for user_id in user_ids:
             later_movements[user_id] -= 1
             counts[user_id] = {**totals[user_id], minute: totals[user_id][minute] - later_movements[user_id]}
-        # Every rule judging the same leg needs the same value: read each currency's rate once per entry.
-        values: dict[tuple[str, int], int | None] = {}
-        for rule in rules:
-            seen_users: set[int] = set()
-            for leg in user_legs:
-                user_id = leg.account.user_id
-                if rule.currency_id and rule.currency_id != leg.account.currency_id:
-                    continue
-                detail = _evaluate(
-                    rule=rule, entry=entry, leg=leg, now=now, seen_users=seen_users, counts=counts, values=values
+        for check in _checks(kind=entry.kind, user_legs=user_legs, rules=rules, now=now, values=values):
+            if isinstance(check, _VelocityCheck) and not _crossed(check, counts=counts[check.user_id]):
+                continue
+            items.append(
+                ReviewItem.objects.create(
+                    client_id=entry.client_id, user_id=check.user_id, entry=entry, rule=check.rule, detail=check.detail
                 )
-                if detail is not None:
-                    seen_users.add(user_id)
-                    items.append(
-                        ReviewItem.objects.create(
-                            client_id=entry.client_id, user_id=user_id, entry=entry, rule=rule, detail=detail[:500]
-                        )
-                    )
+            )
     return items
+
+
+def compliance_statement_parameters(*, kind: str, legs: Sequence[Leg], now: datetime) -> dict:
+    """`compliance_observe_entry` for a movement posted in one statement on PostgreSQL
+    (`ledger.services.posting_request`), as that statement's parameters: the users whose counters
+    it bumps for this minute, the review items the amounts alone open, and the velocity checks it
+    makes once the counters are bumped (`_crossed`, in SQL: migration ledger 0012, which works out
+    each check's first minute and `since` from `now` and the rule's window as `_checks` does). The
+    same rules and the same checks as entry by entry."""
+    user_legs = [leg for leg in legs if leg.account.user_id is not None]
+    if not user_legs:
+        return {}
+    checks = _checks(kind=kind, user_legs=user_legs, rules=compliance_rules_active(), now=now, values={})
+    hits = [check for check in checks if isinstance(check, _Hit)]
+    velocity = [check for check in checks if isinstance(check, _VelocityCheck)]
+    return {
+        "users": sorted({leg.account.user_id for leg in user_legs}),
+        "minute": _minute(now),
+        "review_users": [hit.user_id for hit in hits],
+        "review_rules": [hit.rule.pk for hit in hits],
+        "review_details": [hit.detail for hit in hits],
+        "velocity_users": [check.user_id for check in velocity],
+        "velocity_rules": [check.rule.pk for check in velocity],
+        "velocity_windows": [check.rule.window_minutes for check in velocity],
+        "velocity_limits": [check.rule.max_movements for check in velocity],
+        "velocity_details": [check.detail for check in velocity],
+    }
 
 
 # The ledger hands a batch's entries to this in one call (see `entries_post`).
 compliance_observe_entry.observe_many = compliance_observe_entries  # type: ignore[attr-defined]
+# ... and a movement posted in one statement asks it for that statement's parameters.
+compliance_observe_entry.statement_parameters = compliance_statement_parameters  # type: ignore[attr-defined]
 
 
 def compliance_rules_active() -> list[ComplianceRule]:
@@ -158,37 +182,84 @@ def movement_counts_purge() -> int:
     return deleted
 
 
-def _evaluate(
-    *,
-    rule: ComplianceRule,
-    entry: JournalEntry,
-    leg: Leg,
-    now,
-    seen_users: set[int],
-    counts: dict[int, dict[int, int]],
+@dataclass(frozen=True)
+class _Hit:
+    """A review item the movement opens, decided before it is posted."""
+
+    user_id: int
+    rule: ComplianceRule
+    detail: str
+
+
+@dataclass(frozen=True)
+class _VelocityCheck:
+    """A review item the movement opens if it is the one that crosses the rule's limit: its
+    window's movements (minutes from `first_minute` on) come to the limit plus one, and no item
+    of this user and rule was opened since `since`."""
+
+    user_id: int
+    rule: ComplianceRule
+    first_minute: int
+    since: datetime
+    detail: str
+
+
+def _checks(
+    *, kind: str, user_legs: Sequence[Leg], rules: Sequence[ComplianceRule], now: datetime,
     values: dict[tuple[str, int], int | None],
+) -> list[_Hit | _VelocityCheck]:
+    """What `rules` make of a movement of `kind` on `user_legs`, rule by rule, leg by leg: at most
+    one item per user and rule. `values` holds the settlement values already read."""
+    checks: list[_Hit | _VelocityCheck] = []
+    for rule in rules:
+        seen_users: set[int] = set()
+        for leg in user_legs:
+            user_id = leg.account.user_id
+            if user_id in seen_users or (rule.currency_id and rule.currency_id != leg.account.currency_id):
+                continue
+            if rule.kind == ComplianceRule.Kind.VELOCITY:
+                # Every leg of a user sees the same counters: one check per user. Only the movement
+                # that crosses the limit opens an item (not every one after it), and one item per
+                # user per window: the queue should show a pattern once, not every movement.
+                seen_users.add(user_id)
+                checks.append(
+                    _VelocityCheck(
+                        user_id=user_id, rule=rule, first_minute=_minute(now) - rule.window_minutes + 1,
+                        since=now - timedelta(minutes=rule.window_minutes),
+                        detail=(f"{rule.max_movements + 1} movements in {rule.window_minutes} minutes "
+                                f"(allowed {rule.max_movements})"),
+                    )
+                )
+                continue
+            detail = _judged(rule=rule, kind=kind, leg=leg, now=now, values=values)
+            if detail is not None:
+                seen_users.add(user_id)
+                checks.append(_Hit(user_id=user_id, rule=rule, detail=detail[:500]))
+    return checks
+
+
+def _crossed(check: _VelocityCheck, *, counts: dict[int, int]) -> bool:
+    """Whether the movement whose user's counters are `counts` ({minute: movements}) crosses the
+    check's limit, with no item of the same user and rule in the window yet."""
+    movements = sum(count for minute, count in counts.items() if minute >= check.first_minute)
+    if movements != check.rule.max_movements + 1:
+        return False
+    return not ReviewItem.objects.filter(user_id=check.user_id, rule=check.rule, created_at__gte=check.since).exists()
+
+
+def _judged(
+    *, rule: ComplianceRule, kind: str, leg: Leg, now: datetime, values: dict[tuple[str, int], int | None]
 ) -> str | None:
+    """The detail of the item a large-movement or withdrawal-after-deposit rule opens for `leg`."""
     user_id = leg.account.user_id
-    if user_id in seen_users:
-        return None
     since = now - timedelta(minutes=rule.window_minutes)
     if rule.kind == ComplianceRule.Kind.LARGE_MOVEMENT:
         if _is_large(rule=rule, currency_code=leg.account.currency_id, amount=abs(leg.amount), values=values):
             moved = amount_render(abs(leg.amount), currency=leg.account.currency)
-            return f"{entry.kind} of {moved} exceeds the threshold"
+            return f"{kind} of {moved} exceeds the threshold"
         return None
-    if rule.kind == ComplianceRule.Kind.VELOCITY:
-        first = _minute(now) - rule.window_minutes + 1
-        movements = sum(count for minute, count in counts.get(user_id, {}).items() if minute >= first)
-        # Only the movement that crosses the limit looks further (not every one after it), and
-        # one item per user per window: the queue should show a pattern once, not every movement.
-        if movements != rule.max_movements + 1:
-            return None
-        if ReviewItem.objects.filter(user_id=user_id, rule=rule, created_at__gte=since).exists():
-            return None
-        return f"{movements} movements in {rule.window_minutes} minutes (allowed {rule.max_movements})"
     if rule.kind == ComplianceRule.Kind.WITHDRAWAL_AFTER_DEPOSIT:
-        if entry.kind != JournalEntry.Kind.WITHDRAWAL or leg.amount >= 0:
+        if kind != JournalEntry.Kind.WITHDRAWAL or leg.amount >= 0:
             return None
         deposits = Posting.objects.filter(
             account__user_id=user_id,

@@ -26,8 +26,12 @@ LOCAL_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemC
 # updates, entry and postings in one call of `ledger_entry_post` (-3) and by services opening no
 # savepoint within the idempotent request's whole transaction (-2), and for deposits by the
 # funding account kept per process (-1); see docs/performance.md, "Statements per request".
-TRANSFER_BUDGET = 8
-DEPOSIT_BUDGET = 8
+# A transfer or deposit on PostgreSQL is then 3: the key's lock with the check for a stored
+# outcome, the account read, and one statement that is the rest (`ledger_entry_post_request`, in
+# autocommit: the claim, the ledger, the event, compliance, the reply). Measured in autocommit,
+# as production runs; SQLite keeps the transaction path (`SQLITE_TRANSACTION_PATH`).
+TRANSFER_BUDGET = 3
+DEPOSIT_BUDGET = 3
 BALANCES_BUDGET = 1
 # 6 around the batch (BEGIN and COMMIT, the idempotency claim and outcome, one read of every
 # account, one lock of them all: no savepoints within the request's whole transaction), 3 for all
@@ -41,6 +45,10 @@ BATCH_BUDGET = 13
 # the ledger's part is one call on PostgreSQL, four statements on SQLite (two updates, the entry,
 # its postings).
 SQLITE_EXTRA_PER_MOVEMENT = 1 + 2 + 3
+# SQLite's transaction path for a transfer or deposit: BEGIN, the claim, the account read, the
+# ledger's call, the event, the counters, the outcome and COMMIT, as PostgreSQL's was (8), each
+# SQLite's way (the above).
+SQLITE_TRANSACTION_PATH = 8 - TRANSFER_BUDGET + SQLITE_EXTRA_PER_MOVEMENT
 # An event other than a movement's (order.accepted, order.filled): two more through the ORM.
 SQLITE_EXTRA_PER_EVENT = 2
 # SQLite posts a batch entry by entry: per transfer the ledger's four statements, the event's three
@@ -67,7 +75,11 @@ def _measure(send):
     send(warm=True)  # first use of a key, a rule cache and the like are not the steady state
     with CaptureQueriesContext(connection) as captured:
         response = send(warm=False)
-    return response, captured.captured_queries
+    # Work after commit (a webhook delivery handed to the task queue) is not the request's.
+    return response, [query for query in captured.captured_queries if TASK_ENQUEUE not in query["sql"]]
+
+
+TASK_ENQUEUE = 'INSERT INTO "django_tasks_database_dbtaskresult"'
 
 
 def _within(queries, budget: int, *, sqlite_extra: int = 0) -> None:
@@ -76,6 +88,7 @@ def _within(queries, budget: int, *, sqlite_extra: int = 0) -> None:
     assert len(queries) <= budget, f"{len(queries)} statements (budget {budget}):\n{_statements(queries)}"
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_transfer_stays_within_its_statement_budget(api, tenant, compliance_rules_cached):
     counter = iter(range(1000))
 
@@ -89,13 +102,15 @@ def test_a_transfer_stays_within_its_statement_budget(api, tenant, compliance_ru
     response, queries = _measure(send)
     assert response.status_code == 201, response.content
     assert JournalEntry.objects.filter(pk=response.json()["id"]).exists()
-    _within(queries, TRANSFER_BUDGET, sqlite_extra=SQLITE_EXTRA_PER_MOVEMENT)
+    _within(queries, TRANSFER_BUDGET, sqlite_extra=SQLITE_TRANSACTION_PATH)
     # the happy path neither waits under lock_timeout nor re-reads what it just wrote
     sent = _statements(queries)
     assert "lock_timeout" not in sent and 'FROM "core_idempotencyrecord"' not in sent, sent
     assert 'FROM "ledger_posting"' not in sent and 'FROM "ledger_journalentry"' not in sent, sent
+    assert "SAVEPOINT" not in sent, sent
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_deposit_stays_within_its_statement_budget(
     api, tenant, compliance_rules_cached, django_capture_on_commit_callbacks
 ):
@@ -112,7 +127,7 @@ def test_a_deposit_stays_within_its_statement_budget(
 
     response, queries = _measure(send)
     assert response.status_code == 201, response.content
-    _within(queries, DEPOSIT_BUDGET, sqlite_extra=SQLITE_EXTRA_PER_MOVEMENT)
+    _within(queries, DEPOSIT_BUDGET, sqlite_extra=SQLITE_TRANSACTION_PATH)
 
 
 @pytest.mark.parametrize("size", [10, 100])

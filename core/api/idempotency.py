@@ -44,8 +44,17 @@ knows the first is still running and waits for it, for at most settings.IDEMPOTE
 (`lock_timeout` is set only there): if the first commits within it, its outcome is replayed; if
 not → 409 in progress. On SQLite writers are serialised at BEGIN, so the second request waits
 for the first and then replays.
+
+A handler whose one write is a single journal entry (`@idempotent(reply_to_entry=…)`: transfers
+and deposits) keeps these semantics with fewer statements on PostgreSQL: one statement holds the
+key for the whole request (a session-level advisory lock, with the check for a committed record),
+the handler runs in autocommit with the claim offered to the ledger (`core.claims`), and the
+ledger's one statement claims the key, posts the entry, stores the reply and releases the session
+lock (`ledger.services.posting_request`). A refusal writes nothing there and is stored as above;
+the session lock is released however the handler ends.
 """
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -53,13 +62,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
 from core.api.caller import CallerLike
 from core.api.exceptions import domain_error_response
 from core.api.renderers import FastJSONRenderer
+from core.claims import ClaimBusy, ClaimTaken, OfferedClaim, claim_offered
 from core.errors import ConflictError, DomainError, InvalidInputError, RuleViolationError
 from core.models import IdempotencyRecord
 from core.prepared import prepared_cursor
@@ -78,6 +88,12 @@ _CLAIM_POSTGRESQL = (
 _CLAIM_SQLITE = (
     "INSERT INTO core_idempotencyrecord (scope, key, request_hash, content_type, created_at, expires_at) "
     "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (scope, key) DO NOTHING RETURNING id"
+)
+# A request whose effect is one statement holds its key by a session-level lock until then; the
+# record, if one is committed, is replayed without running the request.
+_KEY_LOCK = (
+    "SELECT pg_try_advisory_lock(%s), EXISTS (SELECT 1 FROM core_idempotencyrecord "
+    "WHERE scope = %s AND key = %s AND expires_at > %s)"
 )
 # The outcome, on the record the claim inserted (fixed SQL: this runs on every idempotent request).
 _STORE = "UPDATE core_idempotencyrecord SET status_code = %s, response_body = %s, content_type = %s WHERE id = %s"
@@ -98,10 +114,6 @@ class IdempotencyInProgressError(ConflictError):
     title = "A request with this Idempotency-Key is still in progress"
 
 
-class _AlreadyClaimed(Exception):
-    """A record for this key exists (committed), or the request that held it has just ended."""
-
-
 class _Refused(Exception):
     """The handler raised a domain error: its effect is rolled back, its answer is stored."""
 
@@ -110,8 +122,15 @@ class _Refused(Exception):
         self.error = error
 
 
-def idempotent(handler):
-    """Store and replay the outcome of `handler` per `Idempotency-Key` (see the module docstring)."""
+def idempotent(handler=None, *, reply_to_entry=None):
+    """Store and replay the outcome of `handler` per `Idempotency-Key` (see the module docstring).
+
+    `reply_to_entry(entry, view)`, for a handler whose one write is a single journal entry: the
+    reply the handler returns for it. On PostgreSQL the handler then runs in autocommit with the
+    claim offered to the ledger (`core.claims`), which claims the key, posts the entry and stores
+    this reply in one statement; the handler must write nothing before it."""
+    if handler is None:
+        return functools.partial(idempotent, reply_to_entry=reply_to_entry)
 
     @functools.wraps(handler)
     def wrapper(view, request, *args, **kwargs):
@@ -127,10 +146,19 @@ def idempotent(handler):
         # A few rounds are enough: a lost race is followed by reading the winner's committed record.
         for _ in range(3):
             try:
-                response = _execute(
-                    handler, view, request, args, kwargs, scope=scope, key=key, request_hash=request_hash
-                )
-            except _AlreadyClaimed:
+                if reply_to_entry is not None and connection.vendor == "postgresql":
+                    response = _execute_in_one_statement(
+                        handler, view, request, args, kwargs, scope=scope, key=key, request_hash=request_hash,
+                        reply_to_entry=reply_to_entry,
+                    )
+                else:
+                    response = _execute(
+                        handler, view, request, args, kwargs, scope=scope, key=key, request_hash=request_hash
+                    )
+            except (ClaimBusy, ClaimTaken) as taken:
+                if isinstance(taken, ClaimBusy):  # another request holds the key: wait for it to end
+                    with transaction.atomic():
+                        _wait_for_holder(scope=scope, key=key)
                 record = _stored(scope=scope, key=key)
                 if record is not None:
                     return _replay(record, request_hash)
@@ -169,9 +197,61 @@ def _execute(handler, view, request, args, kwargs, *, scope: str, key: str, requ
     return response
 
 
+def _execute_in_one_statement(
+    handler, view, request, args, kwargs, *, scope: str, key: str, request_hash: str, reply_to_entry
+) -> Response:
+    """The handler in autocommit, its claim offered to the statement that posts its entry; a
+    refusal (nothing written: the statement is all or nothing) and a handler that posted nothing
+    are stored in a transaction of their own, as `_execute` stores a refusal."""
+    claim = OfferedClaim(
+        scope=scope, key=key, request_hash=request_hash, lock_id=_lock_id(scope, key),
+        expires_at=timezone.now() + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
+        reply=lambda entry: _recorded(reply_to_entry(entry, view)),
+    )
+    _key_lock(claim)
+    try:
+        try:
+            with claim_offered(claim):
+                response = handler(view, request, *args, **kwargs)
+        except DomainError as error:
+            if claim.stored:
+                raise
+            response = domain_error_response(error)
+        if not claim.stored:
+            with transaction.atomic():
+                _store(_claim(scope=scope, key=key, request_hash=request_hash), response)
+        return response
+    finally:
+        if not claim.stored:  # the statement that stored the outcome released it
+            _key_unlock(claim)
+
+
+def _key_lock(claim: OfferedClaim) -> None:
+    """Take the key's session-level advisory lock for the whole request, as the claim's record
+    holds the key in `_execute` (a retry meanwhile waits, then replays or is told it is in
+    progress). Raise ClaimTaken when a committed record exists, ClaimBusy when another request
+    holds the key."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_KEY_LOCK, [claim.lock_id, claim.scope, claim.key, timezone.now()])
+        locked, stored = cursor.fetchone()
+    if stored:
+        if locked:
+            _key_unlock(claim)
+        raise ClaimTaken()
+    if not locked:
+        raise ClaimBusy()
+
+
+def _key_unlock(claim: OfferedClaim) -> None:
+    # A connection that failed took the session and its lock with it: the error that ended the
+    # request is the one to report.
+    with contextlib.suppress(InterfaceError, OperationalError), prepared_cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [claim.lock_id])
+
+
 def _claim(*, scope: str, key: str, request_hash: str) -> int:
     """Insert the record for (scope, key) in the current transaction and return its id; raise
-    _AlreadyClaimed when a committed record exists, IdempotencyInProgressError when a request
+    ClaimTaken when a committed record exists, IdempotencyInProgressError when a request
     still running holds the key longer than settings.IDEMPOTENCY_WAIT_MS."""
     now = timezone.now()
     values: list[Any] = [scope, key, request_hash, "", now, now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)]
@@ -190,7 +270,7 @@ def _claim(*, scope: str, key: str, request_hash: str) -> int:
     if connection.vendor == "postgresql" and not _stored_exists(scope=scope, key=key):
         # No committed record, yet the insert did nothing: a request with this key is running.
         _wait_for_holder(scope=scope, key=key)
-    raise _AlreadyClaimed()
+    raise ClaimTaken()
 
 
 def _wait_for_holder(*, scope: str, key: str) -> None:
@@ -214,9 +294,12 @@ def _lock_id(scope: str, key: str) -> int:
 
 def _store(record_id: int, response: Response) -> None:
     with prepared_cursor() as cursor:
-        cursor.execute(
-            _STORE, [response.status_code, _normalised(response.data), response.content_type or "", record_id]
-        )
+        cursor.execute(_STORE, [*_recorded(response), record_id])
+
+
+def _recorded(response: Response) -> tuple[int, str | None, str]:
+    """What the record keeps of `response`: its status code, its body's JSON text, its content type."""
+    return response.status_code, _normalised(response.data), response.content_type or ""
 
 
 def _stored_exists(*, scope: str, key: str) -> bool:

@@ -256,7 +256,7 @@ class DepositViewSet(CallerViewMixin, viewsets.GenericViewSet):
     serializer_class = MovementSerializer
 
     @extend_schema(request=MovementSerializer, responses={201: TransactionSerializer})
-    @idempotent
+    @idempotent(reply_to_entry=_created)
     def create(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -277,7 +277,7 @@ class TransferViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveMod
         return transfer_list(caller=self.caller)
 
     @extend_schema(request=TransferCreateSerializer, responses={201: TransactionSerializer})
-    @idempotent
+    @idempotent(reply_to_entry=_created)
     def create(self, request):
         transfer = transfer_request_parse(request.data, context=self.get_serializer_context())
         entry = transfer_create(

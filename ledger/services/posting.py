@@ -26,6 +26,9 @@ Invariants kept (and why they hold under concurrency):
   row lock taken by that UPDATE orders the account's postings, so sequences are contiguous and
   each `balance_after` is the previous one plus the amount, whatever runs concurrently.
   `posted_at` is the entry's `created_at`, never earlier than the account's last posting (below).
+- An entry that is an API request's whole effect (the request offered its idempotency claim,
+  `core.claims`) is posted on PostgreSQL by `posting_request` in one statement with its claim,
+  event, compliance and reply, in autocommit: its rows are locked for that round trip only.
 - Statements per entry: on PostgreSQL one, `ledger_entry_post` (migration 0009), which runs the
   guarded updates, the entry and its postings server-side and returns what the instances need;
   on SQLite one UPDATE … RETURNING per account, one INSERT of the entry, one INSERT of all its
@@ -45,6 +48,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from core.claims import claim_take
 from core.transactions import atomic_service
 from events.services import event_record
 from ledger.errors import (
@@ -55,6 +59,7 @@ from ledger.models import Account, Hold, JournalEntry, Posting
 from ledger.money import MAX_MINOR_UNITS
 from ledger.services.legs import AccountUpdate, Leg, account_updates, postings_remember
 from ledger.services.posting_postgresql import entry_post_in_one_call
+from ledger.services.posting_request import entry_post_request
 
 
 def entry_post(
@@ -84,6 +89,23 @@ def entry_post(
     InvalidAmountError (an amount that is not an integer, or a balance that would leave 64 bits).
     """
     updates = account_updates(legs=legs, captured_holds=captured_holds)
+    entry_fields = {
+        "client_id": client_id,
+        "kind": kind,
+        "reference": reference,
+        "metadata": metadata or {},
+        "reverses": reverses,
+    }
+    claim = claim_take() if connection.vendor == "postgresql" else None
+    if claim is not None:
+        # The request's whole effect: its claim, this entry, its event, review and reply in one
+        # statement (see `posting_request`).
+        entry, postings = entry_post_request(
+            claim=claim, entry_fields=entry_fields, updates=updates, legs=legs, captured_holds=captured_holds,
+            observers=entry_observers(),
+        )
+        postings_remember(entry=entry, postings=postings)
+        return entry
     account_ids = [update.account_id for update in updates]
     with atomic_service(savepoint=savepoint):
         if captured_holds and connection.vendor != "postgresql":
@@ -92,13 +114,6 @@ def entry_post(
             list(Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk"))
             for hold in captured_holds:
                 hold_close(hold=hold, status=Hold.Status.CAPTURED)
-        entry_fields = {
-            "client_id": client_id,
-            "kind": kind,
-            "reference": reference,
-            "metadata": metadata or {},
-            "reverses": reverses,
-        }
         if connection.vendor == "postgresql":
             entry, postings = entry_post_in_one_call(
                 entry_fields=entry_fields, updates=updates, legs=legs, captured_holds=captured_holds

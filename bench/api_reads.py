@@ -10,10 +10,10 @@ must contain "bench"):
     git worktree add /tmp/before <commit>
     DATABASE_URL=... .venv/bin/python bench/api_reads.py --root /tmp/before
 
-The server is gunicorn (`--workers`, 2) with production settings, Redis as the shared cache, as
-in `bench/api_transfers.py`, whose seeding it reuses (one client, `--accounts` funded USD accounts,
-one user each, 16 API keys); tables are ANALYZEd after seeding. The load is wrk with 16
-connections for `--seconds`. Printed: requests/s, p50, p99 and non-2xx.
+The server is gunicorn (`--workers`, 2) with production settings, Redis as the shared cache, as in
+`bench/api_transfers.py`, whose seeding it reuses (one client, `--accounts` funded USD accounts,
+one user each, 16 API keys); the tables seeding loaded are ANALYZEd (`bench/table_statistics.py`).
+The load is wrk with 16 connections for `--seconds`. Printed: requests/s, p50, p99 and non-2xx.
 """
 
 import argparse
@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 
 from api_transfers import OPENING_BALANCE, PYTHON, ROOT, SEED, recreate_database, sql, wait_until_up
 from production_env import production_env
+from table_statistics import ANALYZE_LOADED
 
 WRK_SCRIPT = r"""
 local users = {USERS}
@@ -80,7 +81,7 @@ def main() -> None:
     )
     first, last = seeded["accounts"][0], seeded["accounts"][-1]
     users = [row[0] for row in _rows(database_url, first, last)]
-    sql(database_url, "ANALYZE")
+    sql(database_url, ANALYZE_LOADED)
     print(f"serving {root} at {commit.strip()}; {len(users)} users; load average {os.getloadavg()[0]:.2f}", flush=True)
 
     server = subprocess.Popen(

@@ -27,8 +27,8 @@ class ClaimBusy(Exception):
 @dataclass
 class OfferedClaim:
     """The record the statement writes for the key: who, which request, until when, and the answer
-    to the effect (`reply(entry)`: status code, body as stored, content type). `stored` is set
-    once the statement committed."""
+    to the effect (`reply(entry)`: status code, body as stored, content type). `stored_reply` is
+    set once the statement committed: the answer as it stored it, which is the one to send."""
 
     scope: str
     key: str
@@ -36,7 +36,11 @@ class OfferedClaim:
     lock_id: int
     expires_at: datetime
     reply: Callable[[Any], tuple[int, str | None, str]]
-    stored: bool = False
+    stored_reply: tuple[int, str | None, str] | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.stored_reply is not None
 
 
 _offered: ContextVar[OfferedClaim | None] = ContextVar("offered_claim", default=None)

@@ -5,6 +5,9 @@ stores is the reply sent, the event is the entry as the renderer shows it, compl
 same review items; a refusal writes nothing and frees the key; and under concurrency money is
 conserved and the ledger verifies."""
 
+import html
+import json
+import re
 import threading
 from datetime import timedelta
 
@@ -101,6 +104,20 @@ def test_the_stored_reply_and_the_event_are_what_the_transaction_path_renders(re
     assert event.data["postings"][0]["balance_after"] == "98.50"
     replay = _transfer(api, tenant, "t-1", metadata=METADATA)
     assert replay["Idempotent-Replayed"] == "true" and replay.content == response.content
+
+
+def test_the_reply_as_stored_is_rendered_again_for_a_human_who_asks(requires_postgres):
+    tenant = make_tenant()
+    api = APIClient()
+    indented = _transfer(api, tenant, "t-indent", HTTP_ACCEPT="application/json; indent=2")
+    assert indented.status_code == 201, indented.content
+    assert b"\n  " in indented.content
+    assert indented.json() == json.loads(IdempotencyRecord.objects.get(key="t-indent").response_body)
+    page = _transfer(api, tenant, "t-html", HTTP_ACCEPT="text/html")
+    assert page.status_code == 201 and page["Content-Type"].startswith("text/html")
+    stored = json.loads(IdempotencyRecord.objects.get(key="t-html").response_body)
+    shown = html.unescape(re.sub(r"<[^>]+>", "", page.content.decode()))  # the page's text
+    assert f'"id": {stored["id"]},' in shown and f'"reference": "{stored["reference"]}"' in shown
 
 
 def test_a_deposit_stores_its_reply_and_event_as_a_btc_amount_renders(requires_postgres):

@@ -50,8 +50,9 @@ and deposits) keeps these semantics with fewer statements on PostgreSQL: one sta
 key for the whole request (a session-level advisory lock, with the check for a committed record),
 the handler runs in autocommit with the claim offered to the ledger (`core.claims`), and the
 ledger's one statement claims the key, posts the entry, stores the reply and releases the session
-lock (`ledger.services.posting_request`). A refusal writes nothing there and is stored as above;
-the session lock is released however the handler ends.
+lock (`ledger.services.posting_request`); the reply is then sent as that statement stored it. A
+refusal writes nothing there and is stored as above; the session lock is released however the
+handler ends.
 """
 
 import contextlib
@@ -68,7 +69,7 @@ from rest_framework.response import Response
 
 from core.api.caller import CallerLike
 from core.api.exceptions import domain_error_response
-from core.api.renderers import FastJSONRenderer
+from core.api.renderers import FastJSONRenderer, rendered_json
 from core.claims import ClaimBusy, ClaimTaken, OfferedClaim, claim_offered
 from core.errors import ConflictError, DomainError, InvalidInputError, RuleViolationError
 from core.models import IdempotencyRecord
@@ -125,19 +126,21 @@ class _Refused(Exception):
 def idempotent(handler=None, *, reply_to_entry=None):
     """Store and replay the outcome of `handler` per `Idempotency-Key` (see the module docstring).
 
-    `reply_to_entry(entry, view)`, for a handler whose one write is a single journal entry: the
-    reply the handler returns for it. On PostgreSQL the handler then runs in autocommit with the
-    claim offered to the ledger (`core.claims`), which claims the key, posts the entry and stores
-    this reply in one statement; the handler must write nothing before it."""
+    `reply_to_entry(entry, view)`, for a handler whose one write is a single journal entry and
+    which returns that entry: the reply to it. On PostgreSQL the handler then runs in autocommit
+    with the claim offered to the ledger (`core.claims`), which claims the key, posts the entry and
+    stores this reply in one statement, and the reply is sent as stored; the handler must write
+    nothing before it."""
     if handler is None:
         return functools.partial(idempotent, reply_to_entry=reply_to_entry)
+    respond = handler if reply_to_entry is None else _replying(handler, reply_to_entry)
 
     @functools.wraps(handler)
     def wrapper(view, request, *args, **kwargs):
         key = request.headers.get(IDEMPOTENCY_HEADER)
         scope = request.auth.idempotency_scope if isinstance(request.auth, CallerLike) else None
         if key is None or scope is None:
-            return handler(view, request, *args, **kwargs)
+            return respond(view, request, *args, **kwargs)
         if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
             raise InvalidIdempotencyKeyError(
                 f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."
@@ -153,7 +156,7 @@ def idempotent(handler=None, *, reply_to_entry=None):
                     )
                 else:
                     response = _execute(
-                        handler, view, request, args, kwargs, scope=scope, key=key, request_hash=request_hash
+                        respond, view, request, args, kwargs, scope=scope, key=key, request_hash=request_hash
                     )
             except (ClaimBusy, ClaimTaken) as taken:
                 if isinstance(taken, ClaimBusy):  # another request holds the key: wait for it to end
@@ -168,6 +171,16 @@ def idempotent(handler=None, *, reply_to_entry=None):
 
     wrapper.is_idempotent = True
     return wrapper
+
+
+def _replying(handler, reply_to_entry):
+    """`handler`, which returns the entry it posted, answering with `reply_to_entry(entry, view)`."""
+
+    @functools.wraps(handler)
+    def respond(view, request, *args, **kwargs):
+        return reply_to_entry(handler(view, request, *args, **kwargs), view)
+
+    return respond
 
 
 def idempotency_purge(*, now=None) -> int:
@@ -212,11 +225,15 @@ def _execute_in_one_statement(
     try:
         try:
             with claim_offered(claim):
-                response = handler(view, request, *args, **kwargs)
+                entry = handler(view, request, *args, **kwargs)
         except DomainError as error:
             if claim.stored:
                 raise
             response = domain_error_response(error)
+        else:
+            if claim.stored_reply is not None:
+                return _response(*claim.stored_reply)
+            response = reply_to_entry(entry, view)
         if not claim.stored:
             with transaction.atomic():
                 _store(_claim(scope=scope, key=key, request_hash=request_hash), response)
@@ -319,10 +336,14 @@ def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
         raise IdempotencyKeyReusedError(
             f"This {IDEMPOTENCY_HEADER} was used for a different request; use a new key for a new request."
         )
-    body = None if record.response_body is None else json.loads(record.response_body)
-    response = Response(body, status=record.status_code, headers={REPLAYED_HEADER: "true"})
-    if record.content_type:
-        response.content_type = record.content_type
+    return _response(record.status_code, record.response_body, record.content_type, headers={REPLAYED_HEADER: "true"})
+
+
+def _response(status_code: int | None, body: str | None, content_type: str, headers: dict | None = None) -> Response:
+    """A stored outcome as a response: its body written as stored (`RenderedJSON`)."""
+    response = Response(None if body is None else rendered_json(body), status=status_code, headers=headers)
+    if content_type:
+        response.content_type = content_type
     return response
 
 

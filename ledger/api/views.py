@@ -257,10 +257,10 @@ class DepositViewSet(CallerViewMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=MovementSerializer, responses={201: TransactionSerializer})
     @idempotent(reply_to_entry=_created)
-    def create(self, request):
+    def create(self, request):  # answered by _created(entry)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return _created(deposit_create(**serializer.validated_data), self)
+        return deposit_create(**serializer.validated_data)
 
 
 @extend_schema_view(list=extend_schema(parameters=[CLIENT_PARAMETER]))
@@ -278,13 +278,12 @@ class TransferViewSet(CallerViewMixin, mixins.ListModelMixin, mixins.RetrieveMod
 
     @extend_schema(request=TransferCreateSerializer, responses={201: TransactionSerializer})
     @idempotent(reply_to_entry=_created)
-    def create(self, request):
+    def create(self, request):  # answered by _created(entry)
         transfer = transfer_request_parse(request.data, context=self.get_serializer_context())
-        entry = transfer_create(
+        return transfer_create(
             from_account=transfer.from_account, to_account=transfer.to_account, amount=transfer.amount,
             reference=transfer.reference, metadata=transfer.metadata,
         )
-        return _created(entry, self)
 
     @extend_schema(
         request=TransferBatchRequestSchema,

@@ -20,8 +20,8 @@ In order, each step as the statements it replaces did it:
   stored reply, each rendered by the caller with sentinel values where only this statement knows
   the value; `ledger_template_fill` replaces each sentinel by the value's text, as the Python
   renderers write it (`ledger_text_timestamp`, `ledger_text_minor_units`; tested against them).
-Returns the outcome ('posted', 'taken', 'busy'), then what `ledger_entry_post` returned and the
-delivery ids.
+Returns the outcome ('posted', 'taken', 'busy'), then what `ledger_entry_post` returned, the
+delivery ids and the reply as stored (the caller sends it as it is).
 
 Both functions plan their statements once per connection (`plan_cache_mode =
 force_generic_plan`): their parameters are arrays, for which PostgreSQL otherwise judges a
@@ -91,7 +91,7 @@ CREATE FUNCTION ledger_entry_post_request(
     p_velocity_limits integer[], p_velocity_details text[]
 ) RETURNS TABLE (
     out_outcome text, out_entry_id bigint, out_created_at timestamptz, out_posting_ids bigint[],
-    out_sequences bigint[], out_balances bigint[], out_helds bigint[], out_delivery_ids bigint[]
+    out_sequences bigint[], out_balances bigint[], out_helds bigint[], out_delivery_ids bigint[], out_reply text
 ) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     posted record;
@@ -174,10 +174,11 @@ BEGIN
     SELECT ARRAY(SELECT id FROM deliveries ORDER BY id) INTO out_delivery_ids;
 
     IF p_scope IS NOT NULL THEN
+        -- The reply as stored is the reply sent (returned below).
+        out_reply := ledger_template_fill(p_reply, sentinels, fills);
         INSERT INTO core_idempotencyrecord
                (scope, key, request_hash, status_code, response_body, content_type, created_at, expires_at)
-        VALUES (p_scope, p_key, p_request_hash, p_status_code, ledger_template_fill(p_reply, sentinels, fills),
-                p_content_type, p_now, p_expires_at);
+        VALUES (p_scope, p_key, p_request_hash, p_status_code, out_reply, p_content_type, p_now, p_expires_at);
         -- The caller's session lock on the key (taken before its handler ran) ends here; the
         -- transaction's own lock keeps the key until this statement commits.
         PERFORM pg_advisory_unlock(p_lock_id);

@@ -105,12 +105,12 @@ def entry_post_request(
         row = _execute(parameters)
     except DatabaseError as error:
         raise refusal_from(error, updates) from None
-    outcome, *posted, delivery_ids = row
+    outcome, *posted, delivery_ids, stored_body = row
     if outcome == "taken":
         raise ClaimTaken()
     if outcome == "busy":
         raise ClaimBusy()
-    claim.stored = True
+    claim.stored_reply = (status_code, stored_body, content_type)
     for hold in captured_holds:
         hold.status = Hold.Status.CAPTURED
     if delivery_ids:

@@ -31,17 +31,34 @@ def prepared_cursor() -> Iterator:
         with database.cursor() as cursor:
             yield cursor
         return
-    server_binding_cursor, timestamptz_loader, register_tzloader = _postgresql()
     database.ensure_connection()
+    database.validate_thread_sharing()
+    kept = getattr(database, "_prepared_raw_cursor", None)
+    if getattr(database, "_prepared_cursor_in_use", False):  # nested: a cursor of its own, closed after
+        raw = _raw_cursor(database)
+        try:
+            yield database.make_cursor(raw)
+        finally:
+            raw.close()
+        return
+    if kept is None or kept.connection is not database.connection or kept.closed:
+        kept = database._prepared_raw_cursor = _raw_cursor(database)  # type: ignore[attr-defined]
+    database._prepared_cursor_in_use = True  # type: ignore[attr-defined]
+    try:
+        yield database.make_cursor(kept)
+    finally:
+        database._prepared_cursor_in_use = False  # type: ignore[attr-defined]
+
+
+def _raw_cursor(database):
+    """A server-binding cursor on the connection, as Django's own cursors read timestamps (in the
+    connection's time zone). One is kept per connection and reused by every `prepared_cursor`
+    block: psycopg then looks up its loaders and dumpers once, not per statement."""
+    server_binding_cursor, timestamptz_loader, register_tzloader = _postgresql()
     raw = server_binding_cursor(database.connection)
-    # As Django's own cursors: timestamps in the connection's time zone.
     if database.timezone != database.connection.adapters.get_loader(*timestamptz_loader).timezone:
         register_tzloader(database.timezone, raw)
-    database.validate_thread_sharing()
-    try:
-        yield database.make_cursor(raw)
-    finally:
-        raw.close()
+    return raw
 
 
 @cache

@@ -120,6 +120,25 @@ def test_the_reply_as_stored_is_rendered_again_for_a_human_who_asks(requires_pos
     assert f'"id": {stored["id"]},' in shown and f'"reference": "{stored["reference"]}"' in shown
 
 
+def test_the_entry_the_statement_posts_is_returned_as_the_database_holds_it(requires_postgres):
+    from core.claims import OfferedClaim, claim_offered
+
+    tenant = make_tenant()
+    claim = OfferedClaim(
+        scope="service-test", key="k-1", request_hash="h", lock_id=1, expires_at=timezone.now() + timedelta(hours=1),
+        reply=lambda entry: (201, json.dumps({"id": entry.pk}), ""),
+    )
+    with claim_offered(claim):
+        entry = transfer_create(from_account=tenant.usd, to_account=tenant.peer_usd, amount=150)
+    assert claim.stored_reply == (201, json.dumps({"id": entry.pk}), "")
+    stored = JournalEntry.objects.get(pk=entry.pk)
+    assert (entry.created_at, entry.kind, entry.client_id) == (stored.created_at, stored.kind, stored.client_id)
+    fields = ("id", "entry_id", "account_id", "amount", "sequence", "balance_after", "held_after", "posted_at")
+    returned = [tuple(getattr(posting, field) for field in fields) for posting in entry.postings.all()]
+    assert returned == list(stored.postings.order_by("id").values_list(*fields))
+    assert all(posting.entry is entry for posting in entry.postings.all())
+
+
 def test_a_deposit_stores_its_reply_and_event_as_a_btc_amount_renders(requires_postgres):
     tenant = make_tenant()
     api = APIClient()

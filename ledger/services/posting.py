@@ -35,13 +35,16 @@ Invariants kept (and why they hold under concurrency):
   postings, and with captured holds one locking SELECT and one UPDATE per hold. Plus the
   savepoint pair when the entry is nested in a caller's transaction (unless `savepoint=False`).
 - `posted_at` never decreases along an account's sequence. SQLite: the clock is read after the
-  row updates (writers are serialised). PostgreSQL: the function takes the later of the caller's
-  clock and the account's last `posted_at`, read under the row lock, so web processes whose
-  clocks disagree cannot write an account's history out of order.
+  row updates (writers are serialised). PostgreSQL: the function takes the latest of the caller's
+  clock, the account's last `posted_at` and its `holds_changed_at` (migration 0013), read under
+  the row lock, so web processes whose clocks disagree cannot write an account's history out of
+  order, and a posting that waited behind a hold's change is stamped after it (the holds active
+  at its time are the ones its `held_after` counts).
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
@@ -225,9 +228,9 @@ def _account_update_returning(
     return AccountAfter(balance=row[0], held=row[1], sequence=row[2])
 
 
-def hold_close(*, hold: Hold, status: str) -> None:
+def hold_close(*, hold: Hold, status: str, at: datetime | None = None) -> None:
     closed = Hold.objects.filter(pk=hold.pk, status=Hold.Status.ACTIVE).update(
-        status=status, closed_at=timezone.now()
+        status=status, closed_at=at or timezone.now()
     )
     if closed != 1:
         raise HoldNotActiveError(f"Hold {hold.pk} is no longer active.")

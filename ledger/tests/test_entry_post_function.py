@@ -91,3 +91,27 @@ def test_a_captured_hold_no_longer_active_raises_with_nothing_written(requires_p
     assert raised.value.__cause__.sqlstate == "LG004"
     assert raised.value.__cause__.diag.message_primary == str(hold.pk)
     assert ledger_snapshot() == before
+
+
+def test_a_posting_queued_behind_a_hold_change_is_stamped_after_it(requires_postgres, alice_usd, bob_usd):
+    # The caller read its clock, then waited for the row while a hold was opened and released:
+    # the entry is stamped after both, so the holds active at its time are what its held_after says.
+    clock_read = datetime.now(UTC)
+    hold = hold_create(account=alice_usd, amount=25_00)
+    hold_release(hold=hold)
+    hold.refresh_from_db()
+    _, created_at, _, _, _, helds = post(now=clock_read, source=alice_usd, target=bob_usd, amount=1_00)
+    assert helds == [0, 0]
+    assert created_at >= hold.closed_at > hold.created_at > clock_read
+    alice_usd.refresh_from_db()
+    assert alice_usd.holds_changed_at == hold.closed_at
+    call_command("verify_ledger")  # raises (exit 1) when held_after disagrees with the holds active then
+
+
+def test_an_open_hold_is_active_at_the_time_of_a_posting_that_queued_behind_it(requires_postgres, alice_usd, bob_usd):
+    clock_read = datetime.now(UTC)
+    hold = hold_create(account=alice_usd, amount=25_00)
+    _, created_at, _, _, _, helds = post(now=clock_read, source=alice_usd, target=bob_usd, amount=1_00)
+    assert helds == [25_00, 0]  # in leg order: alice's, then bob's
+    assert created_at >= hold.created_at
+    call_command("verify_ledger")

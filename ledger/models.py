@@ -67,10 +67,11 @@ class Account(models.Model):
     # The sequence number of the account's latest posting (0: none yet). Incremented by the same
     # UPDATE that applies a posting, so postings of one account are totally ordered.
     sequence = models.BigIntegerField(default=0, db_default=0)
-    # The time of the latest hold opened or released on the account, written by the same UPDATE
-    # that moves `held`. PostgreSQL's posting function stamps an entry no earlier than it: a
-    # posting that waited for the row behind a hold's change is stamped after that change, so
-    # "holds active at t" agrees with each posting's `held_after`.
+    # PostgreSQL: the time of the latest hold opened or released on the account, written by the
+    # same UPDATE that moves `held` (ledger.services.holds). The posting function stamps an entry
+    # no earlier than it: a posting that waited for the row behind a hold's change is stamped
+    # after that change, so "holds active at t" agrees with each posting's `held_after`. (SQLite
+    # reads the clock after its write lock and leaves it empty.)
     holds_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -214,7 +215,7 @@ class Hold(models.Model):
     amount = models.BigIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     reason = models.CharField(max_length=200, blank=True)
-    # Set by `hold_create` to the time it writes to the account's `holds_changed_at`.
+    # On PostgreSQL `hold_create` sets it to the time it writes to the account's `holds_changed_at`.
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,7 +1,7 @@
-"""`ledger_account.holds_changed_at`: the time of the latest hold opened or released on the
-account, written by the UPDATE that moves `held` (`ledger.services.holds`), with the hold's own
-`created_at`/`closed_at`. PostgreSQL's `ledger_entry_post` reads it back from its guarded UPDATE
-and stamps the entry no earlier than it.
+"""`ledger_account.holds_changed_at` (PostgreSQL): the time of the latest hold opened or released
+on the account, written by the UPDATE that moves `held` (`ledger.services.holds`) with the hold's
+own `created_at`/`closed_at`. `ledger_entry_post` reads it back from its guarded UPDATE and
+stamps the entry no earlier than it.
 
 Why: the entry's time is the caller's clock, read before the statement waited for the row lock,
 while a hold's time is read once its own lock is taken. A posting that queued behind a hold's

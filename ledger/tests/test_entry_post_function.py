@@ -115,3 +115,15 @@ def test_an_open_hold_is_active_at_the_time_of_a_posting_that_queued_behind_it(r
     assert helds == [25_00, 0]  # in leg order: alice's, then bob's
     assert created_at >= hold.created_at
     call_command("verify_ledger")
+
+
+def test_a_hold_opened_after_a_posting_from_a_clock_ahead_is_stamped_after_it(requires_postgres, alice_usd, bob_usd):
+    # A web process whose clock runs ahead posted last: a hold opened now, which that posting's
+    # held_after did not count, must not read as active at the posting's time.
+    _, ahead, *_ = post(now=datetime(2030, 1, 1, tzinfo=UTC), source=alice_usd, target=bob_usd, amount=1_00)
+    hold = hold_create(account=alice_usd, amount=25_00)
+    assert hold.created_at > ahead
+    hold.refresh_from_db()
+    alice_usd.refresh_from_db()
+    assert alice_usd.holds_changed_at == hold.created_at
+    call_command("verify_ledger")

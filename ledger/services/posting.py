@@ -102,13 +102,11 @@ def entry_post(
     claim = claim_take() if connection.vendor == "postgresql" else None
     if claim is not None:
         # The request's whole effect: its claim, this entry, its event, review and reply in one
-        # statement (see `posting_request`).
-        entry, postings = entry_post_request(
+        # statement (see `posting_request`), which returns the entry carrying its postings.
+        return entry_post_request(
             claim=claim, entry_fields=entry_fields, updates=updates, legs=legs, captured_holds=captured_holds,
             observers=entry_observers(),
         )
-        postings_remember(entry=entry, postings=postings)
-        return entry
     account_ids = [update.account_id for update in updates]
     with atomic_service(savepoint=savepoint):
         if captured_holds and connection.vendor != "postgresql":

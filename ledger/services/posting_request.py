@@ -65,9 +65,9 @@ _NOT_REVIEWED = {
 def entry_post_request(
     *, claim: OfferedClaim, entry_fields: dict, updates: list[AccountUpdate], legs: Sequence[Leg],
     captured_holds: Sequence[Hold], observers: Sequence,
-) -> tuple[JournalEntry, list[Posting]]:
+) -> JournalEntry:
     """Post the entry, its event, its review and the request's reply in one statement (see the
-    module docstring); return the entry and its postings as `entry_post_in_one_call` does.
+    module docstring); return the entry, carrying its postings (`postings_remember`).
 
     Raises ClaimTaken or ClaimBusy when the key was not free (nothing written), the ledger's
     domain errors when it refused the entry (nothing written either), ImproperlyConfigured when an
@@ -118,9 +118,10 @@ def entry_post_request(
     return _posted(stand_in, stand_in_postings, tuple(posted))
 
 
-def _posted(entry: JournalEntry, postings: list[Posting], row: tuple) -> tuple[JournalEntry, list[Posting]]:
-    """The stand-in entry and its postings, given what `ledger_entry_post` returned for the real
-    ones, become them: what `built_from_row` builds, without building every instance again."""
+def _posted(entry: JournalEntry, postings: list[Posting], row: tuple) -> JournalEntry:
+    """The stand-in entry and its (remembered) postings, given what `ledger_entry_post` returned
+    for the real ones, become them: what `built_from_row` builds, without building every instance
+    again."""
     entry_id, created_at, posting_ids, sequences, balances, helds = row
     entry.id, entry.created_at = entry_id, created_at
     for posting, posting_id, sequence, balance_after, held_after in zip(
@@ -129,7 +130,7 @@ def _posted(entry: JournalEntry, postings: list[Posting], row: tuple) -> tuple[J
         posting.entry = entry  # again: its entry_id was the stand-in's
         posting.id, posting.sequence, posting.posted_at = posting_id, sequence, created_at
         posting.balance_after, posting.held_after = balance_after, held_after
-    return entry, postings
+    return entry
 
 
 def _execute(parameters: dict) -> tuple:
